@@ -1,0 +1,105 @@
+#include "common/metrics/metric_set.h"
+
+#include <algorithm>
+
+namespace common::metrics {
+
+MetricSet::Ref MetricSet::Store(std::string_view s) {
+  Ref r{static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(s.size())};
+  arena_.append(s);
+  return r;
+}
+
+void MetricSet::Add(std::string_view name, std::string_view help, MetricType type, double value,
+                    std::span<const Label> labels) {
+  uint32_t fam;
+  auto it = family_index_.find(name);  // transparent lookup: no key copy
+  if (it == family_index_.end()) {
+    fam = static_cast<uint32_t>(families_.size());
+    families_.push_back(Family{std::string(name), std::string(help), type, 0});
+    family_index_.emplace(std::string(name), fam);
+  } else {
+    fam = it->second;
+  }
+  families_[fam].samples++;
+  uint32_t begin = static_cast<uint32_t>(labels_.size());
+  for (const Label& l : labels) {
+    if (l.value.empty()) continue;
+    LabelRec rec{Store(l.name), Store(l.value)};
+    // Insertion sort by name: label sets are small.
+    labels_.push_back(rec);
+    size_t i = labels_.size() - 1;
+    while (i > begin && View(labels_[i - 1].name) > View(labels_[i].name)) {
+      std::swap(labels_[i - 1], labels_[i]);
+      --i;
+    }
+  }
+  samples_.push_back(Sample{fam, begin, static_cast<uint32_t>(labels_.size() - begin), value});
+}
+
+void MetricSet::Clear() {
+  for (auto& f : families_) f.samples = 0;
+  samples_.clear();
+  labels_.clear();
+  arena_.clear();
+}
+
+void Encoder::Encode(std::span<const MetricSet* const> sets, std::string& out) {
+  fams_.clear();
+  for (const MetricSet* s : sets) {
+    for (uint32_t i = 0; i < s->families_.size(); ++i) {
+      if (s->families_[i].samples > 0) fams_.push_back(FamRef{s, i});
+    }
+  }
+  std::sort(fams_.begin(), fams_.end(), [](const FamRef& a, const FamRef& b) {
+    return a.set->families_[a.family].name < b.set->families_[b.family].name;
+  });
+  for (size_t g = 0; g < fams_.size();) {
+    const MetricSet::Family& head = fams_[g].set->families_[fams_[g].family];
+    size_t end = g + 1;
+    while (end < fams_.size() && fams_[end].set->families_[fams_[end].family].name == head.name) {
+      ++end;
+    }
+    samples_.clear();
+    for (size_t k = g; k < end; ++k) {
+      const MetricSet* s = fams_[k].set;
+      for (const auto& smp : s->samples_) {
+        if (smp.family == fams_[k].family) samples_.push_back(SampleRef{s, &smp});
+      }
+    }
+    std::stable_sort(samples_.begin(), samples_.end(), [](const SampleRef& a, const SampleRef& b) {
+      if (a.sample->label_count != b.sample->label_count) {
+        return a.sample->label_count < b.sample->label_count;
+      }
+      for (uint32_t i = 0; i < a.sample->label_count; ++i) {
+        std::string_view va = a.set->View(a.set->labels_[a.sample->label_begin + i].value);
+        std::string_view vb = b.set->View(b.set->labels_[b.sample->label_begin + i].value);
+        if (va != vb) return va < vb;
+      }
+      return false;
+    });
+    expfmt::AppendHelp(out, head.name, head.help);
+    expfmt::AppendType(out, head.name, head.type);
+    for (const SampleRef& r : samples_) {
+      out += head.name;
+      if (r.sample->label_count > 0) {
+        out += '{';
+        for (uint32_t i = 0; i < r.sample->label_count; ++i) {
+          const auto& l = r.set->labels_[r.sample->label_begin + i];
+          if (i > 0) out += ',';
+          out += r.set->View(l.name);
+          out += "=\"";
+          expfmt::AppendLabelValue(out, r.set->View(l.value));
+          out += '"';
+        }
+        out += '}';
+      }
+      out += ' ';
+      expfmt::AppendFloat(out, r.sample->value);
+      out += '\n';
+    }
+    g = end;
+  }
+}
+
+}  // namespace common::metrics
