@@ -109,7 +109,7 @@ TEST(AgentE2E, ParityWithNodeExporterFixtures) {
   std::string agent = BuildDir() + "/agent/lookout-agent";
 
   // Keep only the flags our --help lists (as upstream's script drops unsupported ones).
-  RunResult help = tests::Run({agent, "--help"}, std::chrono::seconds(10));
+  RunResult help = RunCommand({agent, "--help"}, std::chrono::seconds(10));
   ASSERT_EQ(help.exit_code, 0) << help.err;
   std::vector<std::string> argv = {agent, "--once"};
   std::vector<std::string> dropped;
@@ -124,7 +124,7 @@ TEST(AgentE2E, ParityWithNodeExporterFixtures) {
       dropped.push_back(name);
     }
   }
-  RunResult run = tests::Run(argv, std::chrono::seconds(60));
+  RunResult run = RunCommand(argv, std::chrono::seconds(60));
   ASSERT_EQ(run.exit_code, 0) << run.err;
 
   auto expected = ParseFamilies(ReadAll(fx + "/e2e-output.txt"));

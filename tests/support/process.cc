@@ -22,7 +22,7 @@ std::vector<char*> CArgs(const std::vector<std::string>& argv) {
 }
 }  // namespace
 
-RunResult Run(const std::vector<std::string>& argv, std::chrono::milliseconds limit) {
+RunResult RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds limit) {
   RunResult res;
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return res;

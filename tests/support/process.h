@@ -17,7 +17,7 @@ struct RunResult {
 };
 
 // Runs argv[0] with argv, waits at most `limit`, and returns what it printed.
-RunResult Run(const std::vector<std::string>& argv, std::chrono::milliseconds limit);
+RunResult RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds limit);
 
 class Child {
  public:
