@@ -117,7 +117,7 @@ TEST(AgentE2E, ParityWithNodeExporterFixtures) {
     std::string name = flag.substr(0, flag.find('='));
     std::string positive = name.rfind("--no-", 0) == 0 ? "--" + name.substr(5) : name;
     std::regex listed("(^|[\\s,])(" + std::regex_replace(name, std::regex("[.]"), "\\.") +
-                      ")([\\s,=]|$)");
+                      ")([\\s,={\\[]|$)");
     if (std::regex_search(help.out, listed)) {
       argv.push_back(flag);
     } else {
