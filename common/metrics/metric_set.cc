@@ -46,6 +46,8 @@ void MetricSet::Clear() {
 
 void Encoder::Encode(std::span<const MetricSet* const> sets, std::string& out) {
   fams_.clear();
+  uint32_t order = 0;
+  for (const MetricSet* s : sets) s->order_ = order++;
   for (const MetricSet* s : sets) {
     for (uint32_t i = 0; i < s->families_.size(); ++i) {
       if (s->families_[i].samples > 0) fams_.push_back(FamRef{s, i});
@@ -67,7 +69,9 @@ void Encoder::Encode(std::span<const MetricSet* const> sets, std::string& out) {
         if (smp.family == fams_[k].family) samples_.push_back(SampleRef{s, &smp});
       }
     }
-    std::stable_sort(samples_.begin(), samples_.end(), [](const SampleRef& a, const SampleRef& b) {
+    // std::sort with a total order (insertion order breaks ties): std::stable_sort would
+    // allocate a temporary buffer on every call.
+    std::sort(samples_.begin(), samples_.end(), [](const SampleRef& a, const SampleRef& b) {
       if (a.sample->label_count != b.sample->label_count) {
         return a.sample->label_count < b.sample->label_count;
       }
@@ -76,7 +80,8 @@ void Encoder::Encode(std::span<const MetricSet* const> sets, std::string& out) {
         std::string_view vb = b.set->View(b.set->labels_[b.sample->label_begin + i].value);
         if (va != vb) return va < vb;
       }
-      return false;
+      if (a.set != b.set) return a.set->order_ < b.set->order_;
+      return a.sample < b.sample;
     });
     expfmt::AppendHelp(out, head.name, head.help);
     expfmt::AppendType(out, head.name, head.type);

@@ -94,6 +94,7 @@ class MetricSet {
   std::vector<Sample> samples_;
   std::vector<LabelRec> labels_;
   std::string arena_;
+  mutable uint32_t order_ = 0;  // position in the current Encode() call
 };
 
 // Encodes sets as one exposition. Families of the same name in several sets are merged.

@@ -2,6 +2,20 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+// Counts heap allocations so the test can show a steady-state pass allocates nothing.
+static std::atomic<long> g_allocs{0};
+void* operator new(std::size_t n) {
+  g_allocs.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
 namespace common::metrics {
 namespace {
 
@@ -51,6 +65,34 @@ TEST(MetricSet, ClearKeepsFamiliesButDropsSamples) {
   s.Gauge("m", "h", 2);
   enc.Encode(sets, out);
   EXPECT_EQ(out, "# HELP m h\n# TYPE m gauge\nm 2\n");
+}
+
+TEST(MetricSet, SteadyStatePassDoesNotAllocate) {
+  MetricSet s;
+  Encoder enc;
+  std::string out;
+  const MetricSet* sets[] = {&s};
+  char cpu[8], mode[16];
+  auto fill = [&] {
+    s.Clear();
+    for (int c = 0; c < 64; ++c) {
+      std::snprintf(cpu, sizeof cpu, "%d", c);
+      for (int m = 0; m < 8; ++m) {
+        std::snprintf(mode, sizeof mode, "mode%d", m);
+        s.Counter("node_cpu_seconds_total", "CPU time.", c * 10.5 + m, {{"cpu", cpu}, {"mode", mode}});
+      }
+      s.Gauge("node_cpu_frequency_hertz_with_a_long_family_name", "Freq.", 1e9 + c, {{"cpu", cpu}});
+    }
+    out.clear();
+    enc.Encode(sets, out);
+  };
+  fill();  // first pass sizes every buffer
+  long before = g_allocs.load();
+  fill();
+  fill();
+  EXPECT_EQ(g_allocs.load() - before, 0) << "allocations in steady-state passes of 576 samples";
+  EXPECT_EQ(s.size(), 576u);
+  EXPECT_NE(out.find("node_cpu_seconds_total{cpu=\"63\",mode=\"mode7\"} 668.5"), std::string::npos);
 }
 
 }  // namespace
