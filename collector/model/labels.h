@@ -1,0 +1,66 @@
+#pragma once
+// Labels: an immutable-by-convention label set sorted by name, as Prometheus' labels.Labels.
+// The metric name is the label "__name__". Equality and ordering compare name/value pairs in
+// order (Prometheus' labels.Compare). Thread affinity: none (a value type).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace collector::model {
+
+inline constexpr std::string_view kMetricName = "__name__";
+
+struct Label {
+  std::string name;
+  std::string value;
+  bool operator==(const Label&) const = default;
+};
+
+class Labels {
+ public:
+  Labels() = default;
+  // Sorts by name; does not deduplicate (see Validate()).
+  explicit Labels(std::vector<Label> ls);
+  Labels(std::initializer_list<std::pair<std::string_view, std::string_view>> ls);
+
+  const std::vector<Label>& items() const { return ls_; }
+  size_t size() const { return ls_.size(); }
+  bool empty() const { return ls_.empty(); }
+  auto begin() const { return ls_.begin(); }
+  auto end() const { return ls_.end(); }
+  // Value of `name`, or "" when absent.
+  std::string_view Get(std::string_view name) const;
+  bool Has(std::string_view name) const;
+  // Stable 64-bit hash of the pairs (xxhash-like mixing; not cryptographic).
+  uint64_t Hash() const;
+  // {__name__="x", a="b"}, as Prometheus' labels.String().
+  std::string ToString() const;
+  // Total bytes of names and values.
+  size_t ByteSize() const;
+
+  bool operator==(const Labels& o) const { return ls_ == o.ls_; }
+  // Prometheus' labels.Compare: pairwise name then value, shorter first on a common prefix.
+  static int Compare(const Labels& a, const Labels& b);
+  bool operator<(const Labels& o) const { return Compare(*this, o) < 0; }
+
+ private:
+  std::vector<Label> ls_;
+};
+
+// Builds a Labels from unsorted pairs; later Set() of a name replaces it, Del() removes it.
+class LabelsBuilder {
+ public:
+  LabelsBuilder() = default;
+  explicit LabelsBuilder(const Labels& base);
+  LabelsBuilder& Set(std::string_view name, std::string_view value);
+  LabelsBuilder& Del(std::string_view name);
+  Labels Build() const;  // drops empty values
+
+ private:
+  std::vector<Label> ls_;
+};
+
+}  // namespace collector::model
