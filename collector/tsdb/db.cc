@@ -1,0 +1,898 @@
+#include "collector/tsdb/db.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <span>
+#include <unordered_set>
+
+#include "common/sqlite/db.h"
+
+namespace collector::tsdb {
+
+namespace fs = std::filesystem;
+using chunkenc::XorAppender;
+using chunkenc::XorIterator;
+using common::sqlite::Stmt;
+using storage::ChunkMeta;
+using storage::Labels;
+
+namespace {
+
+constexpr int kStripes = 64;
+constexpr uint8_t kRecSeries = 1;
+constexpr uint8_t kRecSamples = 2;
+constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
+
+void PutUvarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out += static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+}
+bool GetUvarint(std::string_view& in, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    uint8_t c = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    v |= static_cast<uint64_t>(c & 0x7f) << shift;
+    if (!(c & 0x80)) return true;
+  }
+  return false;
+}
+void PutVarint(std::string& out, int64_t v) {
+  PutUvarint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+}
+bool GetVarint(std::string_view& in, int64_t& v) {
+  uint64_t u;
+  if (!GetUvarint(in, u)) return false;
+  v = static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1);
+  return true;
+}
+void PutF64(std::string& out, double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, 8);
+  for (int i = 0; i < 8; ++i) out += static_cast<char>((b >> (8 * i)) & 0xff);
+}
+bool GetF64(std::string_view& in, double& v) {
+  if (in.size() < 8) return false;
+  uint64_t b = 0;
+  for (int i = 0; i < 8; ++i) b |= static_cast<uint64_t>(static_cast<uint8_t>(in[i])) << (8 * i);
+  std::memcpy(&v, &b, 8);
+  in.remove_prefix(8);
+  return true;
+}
+uint64_t Bits(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, 8);
+  return b;
+}
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void EncodeLabels(std::string& out, const Labels& l) {
+  PutUvarint(out, l.size());
+  for (const auto& x : l) {
+    PutUvarint(out, x.name.size());
+    out += x.name;
+    PutUvarint(out, x.value.size());
+    out += x.value;
+  }
+}
+
+bool DecodeLabels(std::string_view& in, Labels& out) {
+  uint64_t n;
+  if (!GetUvarint(in, n) || n > 10000) return false;
+  std::vector<model::Label> ls;
+  ls.reserve(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t len;
+    model::Label l;
+    if (!GetUvarint(in, len) || len > in.size()) return false;
+    l.name = std::string(in.substr(0, len));
+    in.remove_prefix(len);
+    if (!GetUvarint(in, len) || len > in.size()) return false;
+    l.value = std::string(in.substr(0, len));
+    in.remove_prefix(len);
+    ls.push_back(std::move(l));
+  }
+  out = Labels(std::move(ls));
+  return true;
+}
+
+struct DB::MemSeries {
+  SeriesRef ref = 0;
+  Labels labels;
+  uint64_t hash = 0;
+  std::mutex mu;
+  XorAppender head;
+  std::vector<ChunkMeta> closed;  // cut, not yet in SQLite
+  int64_t last_t = kNoTime;
+  uint64_t last_bits = 0;
+  bool in_db = false;  // row in the series table
+};
+
+struct DB::Stripe {
+  std::mutex mu;
+  std::unordered_map<uint64_t, std::vector<MemSeries*>> by_hash;
+  std::unordered_map<SeriesRef, std::unique_ptr<MemSeries>> by_ref;
+  uint64_t next_seq = 0;  // refs of this stripe are seq * kStripes + stripe index + 1
+};
+
+DB::DB(Options opts, common::log::Logger log)
+    : opts_(std::move(opts)), log_(std::move(log)), stripes_(new Stripe[kStripes]) {}
+
+DB::~DB() {
+  {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    stopping_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_.joinable()) bg_.join();
+  if (writer_) {
+    Status s = Persist();
+    if (!s.ok()) log_.Warn("persist at shutdown failed", {{"err", s.ToString()}});
+  }
+}
+
+Result<std::unique_ptr<DB>> DB::Open(Options opts, common::log::Logger log) {
+  std::unique_ptr<DB> db(new DB(std::move(opts), std::move(log)));
+  Status s = db->Init();
+  if (!s.ok()) return s;
+  return db;
+}
+
+Status DB::Init() {
+  std::error_code ec;
+  fs::create_directories(opts_.dir, ec);
+  if (ec) return Status::IOError("create " + opts_.dir + ": " + ec.message());
+  auto t0 = std::chrono::steady_clock::now();
+  auto w = common::sqlite::Db::Open(opts_.dir + "/lookout.db");
+  if (!w.ok()) return w.status();
+  writer_ = std::move(w).value();
+  // auto_vacuum must be set before the first table exists.
+  LOOKOUT_RETURN_IF_ERROR(writer_->Exec("PRAGMA auto_vacuum=INCREMENTAL"));
+  LOOKOUT_RETURN_IF_ERROR(writer_->Exec("PRAGMA journal_mode=WAL"));
+  LOOKOUT_RETURN_IF_ERROR(writer_->Exec("PRAGMA synchronous=NORMAL"));
+  LOOKOUT_RETURN_IF_ERROR(writer_->Exec(
+      "CREATE TABLE IF NOT EXISTS series(id INTEGER PRIMARY KEY, lset BLOB NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS postings(name TEXT NOT NULL, value TEXT NOT NULL,"
+      "  series_id INTEGER NOT NULL, PRIMARY KEY(name, value, series_id)) WITHOUT ROWID;"
+      "CREATE TABLE IF NOT EXISTS chunks(series_id INTEGER NOT NULL, min_time INTEGER NOT NULL,"
+      "  max_time INTEGER NOT NULL, data BLOB NOT NULL);"
+      "CREATE INDEX IF NOT EXISTS chunks_series ON chunks(series_id, min_time);"
+      "CREATE INDEX IF NOT EXISTS chunks_max_time ON chunks(max_time);"));
+  {
+    auto integrity = writer_->Prepare("PRAGMA quick_check");
+    if (!integrity.ok()) return integrity.status();
+    if (integrity->Step() && integrity->ColumnText(0) != "ok") {
+      return Status::Corruption(opts_.dir + "/lookout.db: " + std::string(integrity->ColumnText(0)));
+    }
+  }
+
+  // Series known to SQLite, then the newest persisted time of each (replay skips older samples).
+  {
+    auto st = writer_->Prepare("SELECT id, lset FROM series");
+    if (!st.ok()) return st.status();
+    while (st->Step()) {
+      std::string_view blob = st->ColumnBlob(1);
+      Labels l;
+      if (!DecodeLabels(blob, l)) return Status::Corruption("bad label set in series table");
+      auto s = GetOrCreate(l, false, static_cast<SeriesRef>(st->ColumnInt(0)));
+      if (!s.ok()) return s.status();
+      (*s)->in_db = true;
+    }
+    LOOKOUT_RETURN_IF_ERROR(st->status());
+    auto mx = writer_->Prepare("SELECT series_id, MAX(max_time) FROM chunks GROUP BY series_id");
+    if (!mx.ok()) return mx.status();
+    while (mx->Step()) {
+      if (MemSeries* s = GetByRef(static_cast<SeriesRef>(mx->ColumnInt(0)))) {
+        s->last_t = mx->ColumnInt(1);
+      }
+    }
+    LOOKOUT_RETURN_IF_ERROR(mx->status());
+  }
+
+  // WAL replay.
+  std::string wal_dir = opts_.dir + "/wal";
+  fs::create_directories(wal_dir, ec);
+  uint64_t unknown_refs = 0;
+  Status replay_err;
+  auto stats = wal::Wal::Replay(wal_dir, log_, [&](std::string_view rec) {
+    if (rec.empty()) return;
+    uint8_t type = static_cast<uint8_t>(rec[0]);
+    rec.remove_prefix(1);
+    if (type == kRecSeries) {
+      uint64_t ref;
+      Labels l;
+      if (!GetUvarint(rec, ref) || !DecodeLabels(rec, l)) return;
+      auto s = GetOrCreate(l, false, ref);
+      if (!s.ok() && replay_err.ok()) replay_err = s.status();
+    } else if (type == kRecSamples) {
+      uint64_t ref;
+      int64_t t;
+      double v;
+      while (!rec.empty()) {
+        if (!GetUvarint(rec, ref) || !GetVarint(rec, t) || !GetF64(rec, v)) return;
+        MemSeries* s = GetByRef(ref);
+        if (s == nullptr) {
+          ++unknown_refs;
+          continue;
+        }
+        std::lock_guard<std::mutex> l(s->mu);
+        if (t <= s->last_t) continue;  // persisted already, or in the checkpoint and a segment
+        if (s->head.NumSamples() >= chunkenc::kSamplesPerChunk) {
+          s->closed.push_back(ChunkMeta{s->head.MinTime(), s->head.MaxTime(), s->head.Bytes()});
+          s->head.Reset();
+        }
+        s->head.Append(t, v);
+        s->last_t = t;
+        s->last_bits = Bits(v);
+      }
+    }
+  });
+  if (!stats.ok()) return stats.status();
+  LOOKOUT_RETURN_IF_ERROR(replay_err);
+  stats_.wal_records_replayed = stats->records;
+  if (unknown_refs > 0) {
+    log_.Warn("wal: samples for unknown series skipped", {{"count", std::to_string(unknown_refs)}});
+  }
+  wal::Options wo{wal_dir, opts_.wal_segment_bytes, opts_.sync};
+  auto wl = wal::Wal::Open(wo, log_.Child("wal"));
+  if (!wl.ok()) return wl.status();
+  wal_ = std::move(wl).value();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  log_.Info("tsdb opened", {{"dir", opts_.dir},
+                            {"series", std::to_string(stats_.head_series.load())},
+                            {"wal_records", std::to_string(stats->records)},
+                            {"seconds", std::to_string(secs)}});
+  if (opts_.background) bg_ = std::thread(&DB::Background, this);
+  return Status::Ok();
+}
+
+DB::MemSeries* DB::GetByRef(SeriesRef ref) {
+  if (ref == 0) return nullptr;
+  Stripe& st = stripes_[(ref - 1) % kStripes];
+  std::lock_guard<std::mutex> l(st.mu);
+  auto it = st.by_ref.find(ref);
+  return it == st.by_ref.end() ? nullptr : it->second.get();
+}
+
+Result<DB::MemSeries*> DB::GetOrCreate(const Labels& l, bool log_to_wal, SeriesRef want_ref) {
+  uint64_t h = l.Hash();
+  size_t idx = h % kStripes;
+  Stripe& st = stripes_[idx];
+  std::unique_lock<std::mutex> lock(st.mu);
+  auto& bucket = st.by_hash[h];
+  for (MemSeries* s : bucket) {
+    if (s->labels == l) return s;
+  }
+  SeriesRef ref;
+  if (want_ref != 0) {
+    if ((want_ref - 1) % kStripes != idx) {
+      return Status::Corruption("series ref " + std::to_string(want_ref) +
+                                " does not match its label hash; was the hash function changed?");
+    }
+    ref = want_ref;
+    st.next_seq = std::max(st.next_seq, (want_ref - 1) / kStripes + 1);
+  } else {
+    ref = st.next_seq++ * kStripes + idx + 1;
+  }
+  auto s = std::make_unique<MemSeries>();
+  s->ref = ref;
+  s->labels = l;
+  s->hash = h;
+  MemSeries* raw = s.get();
+  if (log_to_wal) {
+    // Logged under the stripe lock: no appender can commit samples of this series before its
+    // series record is in the WAL.
+    std::string rec(1, static_cast<char>(kRecSeries));
+    PutUvarint(rec, ref);
+    EncodeLabels(rec, l);
+    Status ws = wal_->Log(rec);
+    if (!ws.ok()) {
+      stats_.wal_write_failures++;
+      if (st.next_seq > 0 && want_ref == 0) st.next_seq--;
+      return ws;
+    }
+  }
+  bucket.push_back(raw);
+  st.by_ref.emplace(ref, std::move(s));
+  lock.unlock();
+  stats_.head_series++;
+  std::unique_lock<std::shared_mutex> il(index_mu_);
+  for (const auto& x : l) postings_[x.name][x.value].push_back(ref);
+  return raw;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Appender
+
+class HeadAppender : public storage::Appender {
+ public:
+  explicit HeadAppender(DB* db) : db_(db) {}
+  ~HeadAppender() override = default;
+
+  Result<SeriesRef> Append(SeriesRef ref, const Labels& labels, int64_t t, double v) override {
+    DB::MemSeries* s = ref != 0 ? db_->GetByRef(ref) : nullptr;
+    if (s == nullptr || !(s->labels == labels)) {
+      if (labels.empty()) return Status::InvalidArgument("empty label set");
+      auto r = db_->GetOrCreate(labels, true, 0);
+      if (!r.ok()) return r.status();
+      s = *r;
+    }
+    int64_t last;
+    uint64_t last_bits;
+    {
+      std::lock_guard<std::mutex> l(s->mu);
+      last = s->last_t;
+      last_bits = s->last_bits;
+    }
+    if (auto it = batch_last_.find(s); it != batch_last_.end() && it->second.first >= last) {
+      last = it->second.first;
+      last_bits = it->second.second;
+    }
+    if (t < last) {
+      db_->stats_.out_of_order++;
+      return storage::ErrOutOfOrderSample();
+    }
+    if (t == last) {
+      if (Bits(v) == last_bits) return s->ref;  // an exact duplicate is ignored, as Prometheus
+      db_->stats_.duplicates++;
+      return storage::ErrDuplicateSampleForTimestamp();
+    }
+    batch_last_[s] = {t, Bits(v)};
+    pending_.push_back({s, t, v});
+    return s->ref;
+  }
+
+  Status Commit() override {
+    if (pending_.empty()) return Status::Ok();
+    rec_.assign(1, static_cast<char>(kRecSamples));
+    for (const auto& p : pending_) {
+      PutUvarint(rec_, p.s->ref);
+      PutVarint(rec_, p.t);
+      PutF64(rec_, p.v);
+    }
+    Status ws = db_->wal_->Log(rec_);
+    if (!ws.ok()) {
+      db_->stats_.wal_write_failures++;
+      Rollback();
+      return ws.Annotate("wal");
+    }
+    uint64_t appended = 0;
+    for (const auto& p : pending_) {
+      std::lock_guard<std::mutex> l(p.s->mu);
+      if (p.t <= p.s->last_t) {  // lost a race with another appender of the same series
+        db_->stats_.out_of_order++;
+        continue;
+      }
+      if (p.s->head.NumSamples() >= chunkenc::kSamplesPerChunk) {
+        p.s->closed.push_back(ChunkMeta{p.s->head.MinTime(), p.s->head.MaxTime(), p.s->head.Bytes()});
+        p.s->head.Reset();
+        db_->stats_.head_chunks++;
+      }
+      p.s->head.Append(p.t, p.v);
+      p.s->last_t = p.t;
+      p.s->last_bits = Bits(p.v);
+      ++appended;
+    }
+    db_->stats_.samples_appended += appended;
+    pending_.clear();
+    batch_last_.clear();
+    return Status::Ok();
+  }
+
+  void Rollback() override {
+    pending_.clear();
+    batch_last_.clear();
+  }
+
+ private:
+  struct Pending {
+    DB::MemSeries* s;
+    int64_t t;
+    double v;
+  };
+  DB* db_;
+  std::vector<Pending> pending_;
+  std::unordered_map<DB::MemSeries*, std::pair<int64_t, uint64_t>> batch_last_;
+  std::string rec_;
+};
+
+std::unique_ptr<storage::Appender> DB::NewAppender() { return std::make_unique<HeadAppender>(this); }
+
+// ---------------------------------------------------------------------------------------------
+// Querier
+
+namespace {
+
+// Iterates the samples of several chunks ordered by min_time, within [mint, maxt], skipping
+// samples at or before the last one returned (persisted and head chunks may overlap briefly).
+class MergedIterator : public storage::SampleIterator {
+ public:
+  MergedIterator(const std::vector<ChunkMeta>* chunks, int64_t mint, int64_t maxt)
+      : chunks_(chunks), mint_(mint), maxt_(maxt) {}
+  bool Next() override {
+    for (;;) {
+      if (!it_) {
+        if (idx_ >= chunks_->size()) return false;
+        it_.emplace((*chunks_)[idx_++].data);
+      }
+      while (it_->Next()) {
+        int64_t t = it_->t();
+        if (t < mint_ || (has_ && t <= t_)) continue;
+        if (t > maxt_) break;
+        t_ = t;
+        v_ = it_->v();
+        has_ = true;
+        return true;
+      }
+      if (!it_->status().ok()) err_ = it_->status();
+      it_.reset();
+    }
+  }
+  bool Seek(int64_t t) override {
+    if (has_ && t_ >= t) return true;
+    while (Next()) {
+      if (t_ >= t) return true;
+    }
+    return false;
+  }
+  int64_t t() const override { return t_; }
+  double v() const override { return v_; }
+  Status status() const override { return err_; }
+
+ private:
+  const std::vector<ChunkMeta>* chunks_;
+  int64_t mint_, maxt_;
+  size_t idx_ = 0;
+  std::optional<XorIterator> it_;
+  int64_t t_ = 0;
+  double v_ = 0;
+  bool has_ = false;
+  Status err_;
+};
+
+class StoredSeries : public storage::Series {
+ public:
+  StoredSeries(Labels l, std::vector<ChunkMeta> c, int64_t mint, int64_t maxt)
+      : labels_(std::move(l)), chunks_(std::move(c)), mint_(mint), maxt_(maxt) {}
+  const Labels& labels() const override { return labels_; }
+  std::unique_ptr<storage::SampleIterator> Iterator() const override {
+    return std::make_unique<MergedIterator>(&chunks_, mint_, maxt_);
+  }
+  const std::vector<ChunkMeta>& Chunks() const override { return chunks_; }
+
+ private:
+  Labels labels_;
+  std::vector<ChunkMeta> chunks_;
+  int64_t mint_, maxt_;
+};
+
+class VectorSeriesSet : public storage::SeriesSet {
+ public:
+  VectorSeriesSet(std::vector<std::unique_ptr<StoredSeries>> s, Status st)
+      : series_(std::move(s)), status_(std::move(st)) {}
+  bool Next() override {
+    if (pos_ >= series_.size()) return false;
+    ++pos_;
+    return true;
+  }
+  const storage::Series& At() const override { return *series_[pos_ - 1]; }
+  Status status() const override { return status_; }
+
+ private:
+  std::vector<std::unique_ptr<StoredSeries>> series_;
+  size_t pos_ = 0;
+  Status status_;
+};
+
+}  // namespace
+
+std::vector<SeriesRef> DB::MatchRefs(std::span<const storage::Matcher> ms) {
+  std::vector<SeriesRef> cand;
+  bool have = false;
+  {
+    std::shared_lock<std::shared_mutex> il(index_mu_);
+    // Intersect the postings of matchers that cannot match the empty value.
+    for (const auto& m : ms) {
+      if (m.Matches("")) continue;
+      std::vector<SeriesRef> refs;
+      auto it = postings_.find(m.name());
+      if (it != postings_.end()) {
+        if (m.type() == storage::Matcher::Type::kEqual) {
+          auto v = it->second.find(m.value());
+          if (v != it->second.end()) refs = v->second;
+        } else {
+          for (const auto& [value, list] : it->second) {
+            if (m.Matches(value)) refs.insert(refs.end(), list.begin(), list.end());
+          }
+        }
+      }
+      std::sort(refs.begin(), refs.end());
+      if (!have) {
+        cand = std::move(refs);
+        have = true;
+      } else {
+        std::vector<SeriesRef> out;
+        std::set_intersection(cand.begin(), cand.end(), refs.begin(), refs.end(),
+                              std::back_inserter(out));
+        cand = std::move(out);
+      }
+      if (cand.empty()) return cand;
+    }
+  }
+  if (!have) {
+    for (int i = 0; i < kStripes; ++i) {
+      std::lock_guard<std::mutex> l(stripes_[i].mu);
+      for (const auto& [ref, s] : stripes_[i].by_ref) cand.push_back(ref);
+    }
+    std::sort(cand.begin(), cand.end());
+  }
+  // Check every matcher on the label set (absent labels read as "").
+  std::vector<SeriesRef> out;
+  for (SeriesRef ref : cand) {
+    MemSeries* s = GetByRef(ref);
+    if (s == nullptr) continue;
+    bool ok = true;
+    for (const auto& m : ms) {
+      if (!m.Matches(s->labels.Get(m.name()))) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) out.push_back(ref);
+  }
+  return out;
+}
+
+std::unique_ptr<common::sqlite::Db> DB::TakeReader() {
+  {
+    std::lock_guard<std::mutex> l(readers_mu_);
+    if (!readers_.empty()) {
+      auto db = std::move(readers_.back());
+      readers_.pop_back();
+      return db;
+    }
+  }
+  auto db = common::sqlite::Db::Open(opts_.dir + "/lookout.db", true);
+  return db.ok() ? std::move(db).value() : nullptr;
+}
+
+void DB::ReturnReader(std::unique_ptr<common::sqlite::Db> db) {
+  if (!db) return;
+  std::lock_guard<std::mutex> l(readers_mu_);
+  if (readers_.size() < 8) readers_.push_back(std::move(db));
+}
+
+class DBQuerier : public storage::Querier {
+ public:
+  DBQuerier(DB* db, int64_t mint, int64_t maxt) : db_(db), mint_(mint), maxt_(maxt) {}
+
+  std::unique_ptr<storage::SeriesSet> Select(bool sorted, int64_t mint, int64_t maxt,
+                                             std::span<const storage::Matcher> ms) override {
+    mint = std::max(mint, mint_);
+    maxt = std::min(maxt, maxt_);
+    std::vector<SeriesRef> refs = db_->MatchRefs(ms);
+    std::vector<std::unique_ptr<StoredSeries>> out;
+    Status status;
+    auto reader = db_->TakeReader();
+    std::optional<Stmt> q;
+    if (reader) {
+      auto st = reader->Prepare(
+          "SELECT min_time, max_time, data FROM chunks WHERE series_id = ?1 AND max_time >= ?2 "
+          "AND min_time <= ?3 ORDER BY min_time");
+      if (st.ok()) q.emplace(std::move(st).value());
+    }
+    for (SeriesRef ref : refs) {
+      DB::MemSeries* s = db_->GetByRef(ref);
+      if (s == nullptr) continue;
+      std::vector<ChunkMeta> chunks;
+      bool maybe_persisted;
+      // Head first, then SQLite: a chunk persisted in between is then found in SQLite.
+      {
+        std::lock_guard<std::mutex> l(s->mu);
+        for (const auto& c : s->closed) {
+          if (c.max_time >= mint && c.min_time <= maxt) chunks.push_back(c);
+        }
+        if (s->head.NumSamples() > 0 && s->head.MaxTime() >= mint && s->head.MinTime() <= maxt) {
+          chunks.push_back(ChunkMeta{s->head.MinTime(), s->head.MaxTime(), s->head.Bytes()});
+        }
+        maybe_persisted = s->in_db;
+      }
+      if (maybe_persisted && q) {
+        q->Bind(1, static_cast<int64_t>(ref)).Bind(2, mint).Bind(3, maxt);
+        while (q->Step()) {
+          chunks.push_back(ChunkMeta{q->ColumnInt(0), q->ColumnInt(1), std::string(q->ColumnBlob(2))});
+        }
+        if (!q->status().ok()) status = q->status();
+        q->Reset();
+      }
+      if (chunks.empty()) continue;
+      std::stable_sort(chunks.begin(), chunks.end(),
+                       [](const ChunkMeta& a, const ChunkMeta& b) { return a.min_time < b.min_time; });
+      out.push_back(std::make_unique<StoredSeries>(s->labels, std::move(chunks), mint, maxt));
+    }
+    q.reset();
+    db_->ReturnReader(std::move(reader));
+    if (sorted) {
+      std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+        return a->labels() < b->labels();
+      });
+    }
+    return std::make_unique<VectorSeriesSet>(std::move(out), std::move(status));
+  }
+
+  Result<std::vector<std::string>> LabelNames(std::span<const storage::Matcher> ms) override {
+    std::vector<std::string> names;
+    if (ms.empty()) {
+      std::shared_lock<std::shared_mutex> il(db_->index_mu_);
+      for (const auto& [n, vals] : db_->postings_) names.push_back(n);
+    } else {
+      std::unordered_set<std::string> seen;
+      auto set = Select(false, mint_, maxt_, ms);
+      while (set->Next()) {
+        for (const auto& l : set->At().labels()) seen.insert(l.name);
+      }
+      names.assign(seen.begin(), seen.end());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  Result<std::vector<std::string>> LabelValues(std::string_view name,
+                                               std::span<const storage::Matcher> ms) override {
+    std::vector<std::string> values;
+    if (ms.empty()) {
+      std::shared_lock<std::shared_mutex> il(db_->index_mu_);
+      auto it = db_->postings_.find(std::string(name));
+      if (it != db_->postings_.end()) {
+        for (const auto& [v, refs] : it->second) values.push_back(v);
+      }
+    } else {
+      std::unordered_set<std::string> seen;
+      auto set = Select(false, mint_, maxt_, ms);
+      while (set->Next()) {
+        std::string_view v = set->At().labels().Get(name);
+        if (!v.empty()) seen.insert(std::string(v));
+      }
+      values.assign(seen.begin(), seen.end());
+    }
+    std::sort(values.begin(), values.end());
+    return values;
+  }
+
+ private:
+  DB* db_;
+  int64_t mint_, maxt_;
+};
+
+Result<std::unique_ptr<storage::Querier>> DB::NewQuerier(int64_t mint, int64_t maxt) {
+  return std::unique_ptr<storage::Querier>(std::make_unique<DBQuerier>(this, mint, maxt));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Persistence, checkpoint, retention
+
+Status DB::Persist() {
+  std::lock_guard<std::mutex> wl(writer_mu_);
+  struct Item {
+    MemSeries* s;
+    size_t n;
+    std::vector<ChunkMeta> chunks;
+    bool new_series;
+  };
+  std::vector<Item> items;
+  for (int i = 0; i < kStripes; ++i) {
+    std::vector<MemSeries*> ss;
+    {
+      std::lock_guard<std::mutex> l(stripes_[i].mu);
+      for (auto& [ref, s] : stripes_[i].by_ref) ss.push_back(s.get());
+    }
+    for (MemSeries* s : ss) {
+      std::lock_guard<std::mutex> l(s->mu);
+      if (s->closed.empty() && s->in_db) continue;
+      items.push_back(Item{s, s->closed.size(), s->closed, !s->in_db});
+    }
+  }
+  if (items.empty()) return Status::Ok();
+  common::sqlite::Transaction tx(*writer_);
+  LOOKOUT_RETURN_IF_ERROR(tx.status());
+  auto ins_series = writer_->Prepare("INSERT OR IGNORE INTO series(id, lset) VALUES(?1, ?2)");
+  auto ins_post = writer_->Prepare(
+      "INSERT OR IGNORE INTO postings(name, value, series_id) VALUES(?1, ?2, ?3)");
+  auto ins_chunk = writer_->Prepare(
+      "INSERT INTO chunks(series_id, min_time, max_time, data) VALUES(?1, ?2, ?3, ?4)");
+  if (!ins_series.ok()) return ins_series.status();
+  if (!ins_post.ok()) return ins_post.status();
+  if (!ins_chunk.ok()) return ins_chunk.status();
+  std::string blob;
+  uint64_t nchunks = 0;
+  for (const Item& it : items) {
+    int64_t ref = static_cast<int64_t>(it.s->ref);
+    if (it.new_series) {
+      blob.clear();
+      EncodeLabels(blob, it.s->labels);
+      Status s = ins_series->Bind(1, ref).BindBlob(2, blob).Exec();
+      for (const auto& l : it.s->labels) {
+        if (s.ok()) s = ins_post->BindText(1, l.name).BindText(2, l.value).Bind(3, ref).Exec();
+      }
+      if (!s.ok()) {
+        stats_.persist_failures++;
+        return s.Annotate("persist series");
+      }
+    }
+    for (const auto& c : it.chunks) {
+      Status s = ins_chunk->Bind(1, ref).Bind(2, c.min_time).Bind(3, c.max_time).BindBlob(4, c.data).Exec();
+      if (!s.ok()) {
+        stats_.persist_failures++;
+        return s.Annotate("persist chunk");
+      }
+      ++nchunks;
+    }
+  }
+  Status cs = tx.Commit();
+  if (!cs.ok()) {
+    stats_.persist_failures++;
+    return cs.Annotate("persist commit");
+  }
+  for (const Item& it : items) {
+    std::lock_guard<std::mutex> l(it.s->mu);
+    it.s->closed.erase(it.s->closed.begin(), it.s->closed.begin() + static_cast<long>(it.n));
+    it.s->in_db = true;
+  }
+  stats_.chunks_persisted += nchunks;
+  return Status::Ok();
+}
+
+Status DB::Checkpoint() {
+  // Everything closed goes to SQLite first, so the checkpoint only carries open chunks.
+  LOOKOUT_RETURN_IF_ERROR(Persist());
+  std::lock_guard<std::mutex> wl(writer_mu_);
+  auto seg = wal_->Rotate();
+  if (!seg.ok()) return seg.status();
+  Status s = wal_->WriteCheckpoint(*seg, [&](const std::function<void(std::string_view)>& emit) {
+    std::string rec;
+    for (int i = 0; i < kStripes; ++i) {
+      std::vector<MemSeries*> ss;
+      {
+        std::lock_guard<std::mutex> l(stripes_[i].mu);
+        for (auto& [ref, sp] : stripes_[i].by_ref) ss.push_back(sp.get());
+      }
+      for (MemSeries* m : ss) {
+        rec.assign(1, static_cast<char>(kRecSeries));
+        PutUvarint(rec, m->ref);
+        EncodeLabels(rec, m->labels);
+        emit(rec);
+        rec.assign(1, static_cast<char>(kRecSamples));
+        {
+          std::lock_guard<std::mutex> l(m->mu);
+          auto add = [&](std::string_view data) {
+            XorIterator it(data);
+            while (it.Next()) {
+              PutUvarint(rec, m->ref);
+              PutVarint(rec, it.t());
+              PutF64(rec, it.v());
+            }
+          };
+          for (const auto& c : m->closed) add(c.data);
+          if (m->head.NumSamples() > 0) add(m->head.Bytes());
+        }
+        if (rec.size() > 1) emit(rec);
+      }
+    }
+  });
+  if (s.ok()) stats_.checkpoints++;
+  return s;
+}
+
+Status DB::ApplyRetention(int64_t now_ms) {
+  std::lock_guard<std::mutex> wl(writer_mu_);
+  int64_t cutoff = now_ms - opts_.retention_ms;
+  uint64_t deleted = 0;
+  {
+    auto del = writer_->Prepare("DELETE FROM chunks WHERE max_time < ?1");
+    if (!del.ok()) return del.status();
+    LOOKOUT_RETURN_IF_ERROR(del->Bind(1, cutoff).Exec());
+    deleted += static_cast<uint64_t>(writer_->Changes());
+  }
+  if (opts_.retention_bytes > 0) {
+    for (int guard = 0; guard < 10000; ++guard) {
+      uint64_t total = DbBytes() + wal_->DiskBytes();
+      if (total <= opts_.retention_bytes) break;
+      auto del = writer_->Prepare(
+          "DELETE FROM chunks WHERE rowid IN (SELECT rowid FROM chunks ORDER BY min_time LIMIT 5000)");
+      if (!del.ok()) return del.status();
+      LOOKOUT_RETURN_IF_ERROR(del->Exec());
+      uint64_t n = static_cast<uint64_t>(writer_->Changes());
+      deleted += n;
+      LOOKOUT_RETURN_IF_ERROR(writer_->Exec("PRAGMA incremental_vacuum"));
+      LOOKOUT_RETURN_IF_ERROR(writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+      if (n == 0) break;  // only head data left
+    }
+  }
+  // Head chunks older than the cutoff go too.
+  for (int i = 0; i < kStripes; ++i) {
+    std::lock_guard<std::mutex> l(stripes_[i].mu);
+    for (auto& [ref, s] : stripes_[i].by_ref) {
+      std::lock_guard<std::mutex> sl(s->mu);
+      auto& c = s->closed;
+      c.erase(std::remove_if(c.begin(), c.end(), [&](const ChunkMeta& m) { return m.max_time < cutoff; }),
+              c.end());
+    }
+  }
+  if (deleted > 0) {
+    // Give freed pages back to the file system, then fold SQLite's own WAL into the file.
+    LOOKOUT_RETURN_IF_ERROR(writer_->Exec("PRAGMA incremental_vacuum"));
+    LOOKOUT_RETURN_IF_ERROR(writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+    stats_.retention_deleted_chunks += deleted;
+    log_.Info("retention deleted chunks", {{"chunks", std::to_string(deleted)}});
+  }
+  return Status::Ok();
+}
+
+uint64_t DB::WalBytes() { return wal_ ? wal_->DiskBytes() : 0; }
+
+uint64_t DB::DbBytes() const {
+  std::error_code ec;
+  uint64_t total = 0;
+  for (const char* suffix : {"/lookout.db", "/lookout.db-wal"}) {
+    auto n = fs::file_size(opts_.dir + suffix, ec);
+    if (!ec) total += n;
+  }
+  return total;
+}
+
+Status DB::Backup(const std::string& dest_dir) {
+  std::error_code ec;
+  if (fs::exists(dest_dir, ec)) return Status::InvalidArgument(dest_dir + " already exists");
+  fs::create_directories(dest_dir + "/wal", ec);
+  if (ec) return Status::IOError("create " + dest_dir + ": " + ec.message());
+  // A checkpoint makes the WAL directory hold exactly: checkpoint.N (+ segment N being written).
+  LOOKOUT_RETURN_IF_ERROR(Checkpoint());
+  {
+    std::lock_guard<std::mutex> wl(writer_mu_);
+    LOOKOUT_RETURN_IF_ERROR(writer_->BackupTo(dest_dir + "/lookout.db"));
+    for (const auto& e : fs::directory_iterator(opts_.dir + "/wal", ec)) {
+      fs::copy_file(e.path(), dest_dir + "/wal/" + e.path().filename().string(),
+                    fs::copy_options::overwrite_existing, ec);
+      if (ec) return Status::IOError("copy " + e.path().string() + ": " + ec.message());
+    }
+  }
+  return Status::Ok();
+}
+
+void DB::Background() {
+  auto next_retention = std::chrono::steady_clock::now();
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> l(bg_mu_);
+      bg_cv_.wait_for(l, std::chrono::milliseconds(opts_.persist_interval_ms), [&] { return stopping_; });
+      if (stopping_) return;
+    }
+    Status s = Persist();
+    if (!s.ok()) log_.Error("persist failed; will retry", {{"err", s.ToString()}});
+    if (s.ok() && wal_->DiskBytes() > opts_.checkpoint_wal_bytes) {
+      s = Checkpoint();
+      if (!s.ok()) log_.Error("checkpoint failed; will retry", {{"err", s.ToString()}});
+    }
+    if (std::chrono::steady_clock::now() >= next_retention) {
+      s = ApplyRetention(NowMs());
+      if (!s.ok()) log_.Error("retention failed; will retry", {{"err", s.ToString()}});
+      next_retention = std::chrono::steady_clock::now() +
+                       std::chrono::milliseconds(opts_.retention_interval_ms);
+    }
+  }
+}
+
+}  // namespace collector::tsdb

@@ -1,0 +1,130 @@
+#pragma once
+// The time-series store of lookout-collector (DESIGN.md "tsdb").
+//
+// - head: every series keyed by its sorted label set, with an open Gorilla XOR chunk of up to
+//   120 samples and the closed chunks not yet persisted; an inverted index label name -> value ->
+//   series refs. Series live in 64 stripes, each behind its own mutex, so appends from several
+//   threads do not serialize; a series ref encodes its stripe (ref % 64 == hash % 64).
+// - WAL (tsdb/wal): every committed batch is in the WAL before Commit() returns; series records
+//   are logged when a series is created.
+// - SQLite (dir/lookout.db): closed chunks are persisted in batches (tables series, postings,
+//   chunks); then a checkpoint of the head replaces the WAL segments before it.
+// - retention by time and size, in the background; queries merge persisted and head chunks.
+// - out-of-order and duplicate samples are rejected and counted; stale markers are stored as any
+//   other value (bit-exact).
+// Thread-safe: every public method may be called from any thread.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "collector/storage/storage.h"
+#include "collector/tsdb/chunkenc/xor.h"
+#include "collector/tsdb/wal/wal.h"
+#include "common/log/log.h"
+
+namespace common::sqlite {
+class Db;
+}
+
+namespace collector::tsdb {
+
+using common::Result;
+using common::Status;
+using storage::SeriesRef;
+
+struct Options {
+  std::string dir;
+  int64_t retention_ms = 15ll * 24 * 3600 * 1000;  // --storage.tsdb.retention.time
+  uint64_t retention_bytes = 0;                     // --storage.tsdb.retention.size; 0 = none
+  wal::SyncPolicy sync = wal::SyncPolicy::kSegment;
+  uint64_t wal_segment_bytes = 128ull << 20;
+  int64_t persist_interval_ms = 60000;     // how often closed chunks go to SQLite
+  uint64_t checkpoint_wal_bytes = 256ull << 20;  // checkpoint when the WAL grows past this
+  int64_t retention_interval_ms = 60000;
+  bool background = true;  // run persist/checkpoint/retention in a thread
+};
+
+struct Stats {
+  std::atomic<uint64_t> head_series{0};
+  std::atomic<uint64_t> samples_appended{0};
+  std::atomic<uint64_t> out_of_order{0};
+  std::atomic<uint64_t> duplicates{0};
+  std::atomic<uint64_t> chunks_persisted{0};
+  std::atomic<uint64_t> persist_failures{0};
+  std::atomic<uint64_t> checkpoints{0};
+  std::atomic<uint64_t> wal_records_replayed{0};
+  std::atomic<uint64_t> wal_write_failures{0};
+  std::atomic<uint64_t> retention_deleted_chunks{0};
+  std::atomic<uint64_t> head_chunks{0};
+};
+
+class DB : public storage::Appendable, public storage::Queryable {
+ public:
+  // Opens or creates the store under opts.dir, replaying the WAL. Corruption of the SQLite file
+  // is an error; a torn WAL tail is cut and logged.
+  static Result<std::unique_ptr<DB>> Open(Options opts, common::log::Logger log);
+  ~DB() override;
+
+  std::unique_ptr<storage::Appender> NewAppender() override;
+  Result<std::unique_ptr<storage::Querier>> NewQuerier(int64_t mint, int64_t maxt) override;
+
+  // Background work, callable directly (tests, shutdown, lookout-tool).
+  Status Persist();
+  Status Checkpoint();
+  Status ApplyRetention(int64_t now_ms);
+
+  const Stats& stats() const { return stats_; }
+  uint64_t WalBytes();
+  uint64_t DbBytes() const;
+  const Options& options() const { return opts_; }
+  // Copies a consistent snapshot (SQLite online backup + a fresh checkpoint of the head) to
+  // `dest_dir`, which must not exist. Runs while appends continue.
+  Status Backup(const std::string& dest_dir);
+
+  struct MemSeries;
+  struct Stripe;
+
+ private:
+  DB(Options opts, common::log::Logger log);
+  Status Init();
+  MemSeries* GetByRef(SeriesRef ref);
+  Result<MemSeries*> GetOrCreate(const storage::Labels& l, bool log_to_wal, SeriesRef want_ref);
+  std::vector<SeriesRef> MatchRefs(std::span<const storage::Matcher> ms);
+  void Background();
+  std::unique_ptr<common::sqlite::Db> TakeReader();
+  void ReturnReader(std::unique_ptr<common::sqlite::Db> db);
+
+  friend class HeadAppender;
+  friend class DBQuerier;
+
+  Options opts_;
+  common::log::Logger log_;
+  Stats stats_;
+  std::unique_ptr<Stripe[]> stripes_;
+  std::shared_mutex index_mu_;
+  std::unordered_map<std::string, std::unordered_map<std::string, std::vector<SeriesRef>>> postings_;
+  std::unique_ptr<wal::Wal> wal_;
+  std::mutex writer_mu_;  // the SQLite writer connection and Persist/Checkpoint/Retention
+  std::unique_ptr<common::sqlite::Db> writer_;
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<common::sqlite::Db>> readers_;
+  std::thread bg_;
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool stopping_ = false;
+};
+
+// Label-set encoding shared by the WAL and the series table: uvarint count, then
+// uvarint-length-prefixed name and value of each label.
+void EncodeLabels(std::string& out, const storage::Labels& l);
+bool DecodeLabels(std::string_view& in, storage::Labels& out);
+
+}  // namespace collector::tsdb
