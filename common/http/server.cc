@@ -267,7 +267,11 @@ Server::Server(event::Loop& loop, Options opts, log::Logger log)
 Server::~Server() { Close(); }
 
 void Server::Handle(std::string path, std::vector<std::string> methods, Handler h) {
-  routes_.push_back(Route{std::move(path), std::move(methods), std::move(h)});
+  routes_.push_back(Route{false, std::move(path), std::move(methods), std::move(h)});
+}
+
+void Server::HandlePrefix(std::string prefix, std::vector<std::string> methods, Handler h) {
+  routes_.push_back(Route{true, std::move(prefix), std::move(methods), std::move(h)});
 }
 
 namespace {
@@ -441,9 +445,17 @@ void Server::Dispatch(const std::shared_ptr<Conn>& c) {
   Request& req = c->req;
   const Route* route = nullptr;
   for (const auto& r : routes_) {
-    if (r.path == req.path) {
+    if (!r.prefix && r.path == req.path) {
       route = &r;
       break;
+    }
+  }
+  if (route == nullptr) {
+    for (const auto& r : routes_) {
+      if (r.prefix && req.path.compare(0, r.path.size(), r.path) == 0) {
+        route = &r;
+        break;
+      }
     }
   }
   bool head = req.method == "HEAD";

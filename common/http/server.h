@@ -69,6 +69,8 @@ class Server {
 
   // Routes an exact path to a handler for the given methods (e.g. {"GET", "HEAD"}).
   void Handle(std::string path, std::vector<std::string> methods, Handler h);
+  // Routes every path starting with `prefix` (exact routes win).
+  void HandlePrefix(std::string prefix, std::vector<std::string> methods, Handler h);
   // Listens on "host:port", ":port" (all interfaces) or "[v6]:port". Port 0 picks a free one.
   Status Listen(std::string_view address);
   // The bound port (after Listen).
@@ -80,6 +82,7 @@ class Server {
 
  private:
   struct Route {
+    bool prefix = false;
     std::string path;
     std::vector<std::string> methods;
     Handler handler;

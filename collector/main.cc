@@ -1,0 +1,190 @@
+// lookout-collector: the central server. Flags, wiring, start and stop order, signals.
+// Serves the Prometheus-compatible endpoints over its own time-series store.
+
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "collector/api/api.h"
+#include "collector/tsdb/db.h"
+#include "collector/version.h"
+#include "common/base/units.h"
+#include "common/event/loop.h"
+#include "common/http/server.h"
+#include "common/log/log.h"
+#include "common/metrics/metric_set.h"
+#include "common/metrics/process.h"
+
+namespace {
+
+constexpr char kIndexHtml[] = R"(<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Lookout Collector</title></head>
+<body><h1>Lookout Collector</h1>
+<ul><li><a href="/metrics">Self-metrics</a></li>
+<li><a href="/federate?match[]=%7B__name__%3D~%22.%2B%22%7D">Federation (all series)</a></li>
+<li><a href="/api/v1/labels">Label names</a></li></ul>
+<p>Version )" LOOKOUT_VERSION R"(</p></body></html>
+)";
+
+void TsdbMetrics(const collector::tsdb::DB& db, uint64_t wal_bytes, common::metrics::MetricSet& out) {
+  const auto& s = db.stats();
+  auto d = [](const std::atomic<uint64_t>& a) { return static_cast<double>(a.load()); };
+  out.Gauge("lookout_tsdb_head_series", "Series in the head.", d(s.head_series));
+  out.Counter("lookout_tsdb_head_samples_appended_total", "Samples appended to the head.",
+              d(s.samples_appended));
+  out.Counter("lookout_tsdb_out_of_order_samples_total",
+              "Samples rejected because they were older than the newest sample of their series.",
+              d(s.out_of_order));
+  out.Counter("lookout_tsdb_duplicate_samples_total",
+              "Samples rejected for repeating a timestamp with a different value.", d(s.duplicates));
+  out.Counter("lookout_tsdb_head_chunks_created_total", "Head chunks closed after 120 samples.",
+              d(s.head_chunks));
+  out.Counter("lookout_tsdb_chunks_persisted_total", "Chunks written to SQLite.", d(s.chunks_persisted));
+  out.Counter("lookout_tsdb_persist_failures_total", "Failed persist transactions (retried).",
+              d(s.persist_failures));
+  out.Counter("lookout_tsdb_checkpoint_creations_total", "WAL checkpoints written.", d(s.checkpoints));
+  out.Gauge("lookout_tsdb_wal_records_replayed", "WAL records replayed at start-up.",
+            d(s.wal_records_replayed));
+  out.Counter("lookout_tsdb_wal_write_failures_total", "WAL writes that failed (disk full...).",
+              d(s.wal_write_failures));
+  out.Gauge("lookout_tsdb_wal_storage_size_bytes", "Bytes of WAL segments and checkpoints.",
+            static_cast<double>(wal_bytes));
+  out.Gauge("lookout_tsdb_storage_blocks_bytes", "Bytes of the SQLite store.",
+            static_cast<double>(db.DbBytes()));
+  out.Counter("lookout_tsdb_retention_deleted_chunks_total", "Chunks deleted by retention.",
+              d(s.retention_deleted_chunks));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  std::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"lookout-collector: the central Lookout server (Prometheus-compatible)."};
+  app.get_formatter()->column_width(50);
+  std::string listen = ":9090", path = "data/", retention_time = "15d", retention_size = "0";
+  std::string wal_sync = "segment", log_level = "info", max_write = "64MB", persist_every = "1m";
+  app.add_option("--web.listen-address", listen, "Address to listen on for the UI, API and telemetry.")
+      ->capture_default_str();
+  app.add_option("--storage.tsdb.path", path, "Base path for metrics storage.")->capture_default_str();
+  app.add_option("--storage.tsdb.retention.time", retention_time, "How long to retain samples.")
+      ->capture_default_str();
+  app.add_option("--storage.tsdb.retention.size", retention_size,
+                 "Maximum bytes of storage (units B, KB, MB, GB, ...; 0 disables).")
+      ->capture_default_str();
+  app.add_option("--storage.tsdb.wal-sync", wal_sync,
+                 "When to fsync the WAL: 'segment' (on segment close and checkpoint, as Prometheus) "
+                 "or 'commit' (every committed batch).")
+      ->capture_default_str();
+  app.add_option("--storage.tsdb.persist-interval", persist_every,
+                 "How often closed chunks are written to SQLite.")
+      ->capture_default_str();
+  app.add_option("--web.remote-write.max-bytes", max_write,
+                 "Largest remote-write body accepted, after decompression.")
+      ->capture_default_str();
+  app.add_option("--log.level", log_level, "One of: [debug, info, warn, error]")->capture_default_str();
+  app.set_version_flag("--version", std::string("lookout-collector ") + LOOKOUT_VERSION);
+  CLI11_PARSE(app, argc, argv);
+
+  common::log::Logger log("collector");
+  if (!common::log::SetLevel(log_level)) {
+    std::cerr << "unknown --log.level " << log_level << "\n";
+    return 2;
+  }
+  auto rt = common::ParseDurationMs(retention_time);
+  auto rs = common::ParseBytes(retention_size);
+  auto pe = common::ParseDurationMs(persist_every);
+  auto mw = common::ParseBytes(max_write);
+  for (const common::Status* s : {&rt.status(), &rs.status(), &pe.status(), &mw.status()}) {
+    if (!s->ok()) {
+      std::cerr << "lookout-collector: " << s->message() << "\n";
+      return 2;
+    }
+  }
+  if (wal_sync != "segment" && wal_sync != "commit") {
+    std::cerr << "--storage.tsdb.wal-sync must be 'segment' or 'commit'\n";
+    return 2;
+  }
+
+  collector::tsdb::Options topts;
+  topts.dir = path;
+  topts.retention_ms = *rt;
+  topts.retention_bytes = *rs;
+  topts.persist_interval_ms = std::max<int64_t>(*pe, 100);
+  topts.sync = wal_sync == "commit" ? collector::tsdb::wal::SyncPolicy::kEveryCommit
+                                    : collector::tsdb::wal::SyncPolicy::kSegment;
+  auto db = collector::tsdb::DB::Open(topts, log.Child("tsdb"));
+  if (!db.ok()) {
+    log.Error("cannot open storage", {{"path", path}, {"err", db.status().ToString()}});
+    return 1;
+  }
+
+  common::event::Loop loop;
+  common::http::Server::Options hopts;
+  hopts.max_body_bytes = *mw;
+  common::http::Server server(loop, hopts, log.Child("http"));
+  collector::api::Api::Options aopts;
+  aopts.max_decoded_write_bytes = *mw;
+  collector::api::Api api(loop, db->get(), db->get(), aopts, log.Child("api"));
+  api.Register(server);
+  server.Handle("/-/healthy", {"GET"}, [](common::http::Request&, common::http::Respond r) {
+    r(common::http::Response::Text(200, "Lookout Collector is Healthy."));
+  });
+  server.Handle("/-/ready", {"GET"}, [](common::http::Request&, common::http::Respond r) {
+    r(common::http::Response::Text(200, "Lookout Collector is Ready."));
+  });
+  server.Handle("/", {"GET"}, [](common::http::Request& req, common::http::Respond r) {
+    if (req.path != "/") {
+      r(common::http::Response::Text(404, "404 page not found"));
+      return;
+    }
+    common::http::Response resp;
+    resp.content_type = "text/html; charset=utf-8";
+    resp.body = kIndexHtml;
+    r(std::move(resp));
+  });
+  collector::tsdb::DB* dbp = db->get();
+  server.Handle("/metrics", {"GET"}, [&, dbp](common::http::Request&, common::http::Respond respond) {
+    auto body = std::make_shared<std::string>();
+    loop.QueueWork(
+        [&api, dbp, body] {
+          common::metrics::MetricSet set;
+          common::metrics::AddProcessMetrics(set);
+          TsdbMetrics(*dbp, dbp->WalBytes(), set);
+          api.AddMetrics(set);
+          set.Gauge("lookout_collector_build_info",
+                    "A metric with a constant '1' value labeled by version and build details.", 1,
+                    {{"version", LOOKOUT_VERSION}, {"revision", LOOKOUT_REVISION}});
+          common::metrics::Encoder enc;
+          const common::metrics::MetricSet* sets[] = {&set};
+          enc.Encode(sets, *body);
+        },
+        [respond, body] {
+          common::http::Response r;
+          r.content_type = std::string(common::expfmt::kTextContentType);
+          r.body = std::move(*body);
+          respond(std::move(r));
+        });
+  });
+  common::Status st = server.Listen(listen);
+  if (!st.ok()) {
+    log.Error("cannot listen", {{"address", listen}, {"err", st.ToString()}});
+    return 1;
+  }
+  log.Info("listening", {{"address", listen}, {"port", std::to_string(server.port())}});
+  auto stop = [&] {
+    log.Info("shutting down");
+    server.Close();
+    loop.Stop();
+  };
+  loop.OnSignal(SIGINT, stop);
+  loop.OnSignal(SIGTERM, stop);
+  loop.Run();
+  db->reset();  // persists closed chunks; the WAL keeps the rest
+  log.Info("stopped");
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "lookout-collector: fatal: %s\n", e.what());
+  return 1;
+}
