@@ -872,6 +872,89 @@ Status DB::Backup(const std::string& dest_dir) {
   return Status::Ok();
 }
 
+Status BackupDir(const std::string& src, const std::string& dest) {
+  std::error_code ec;
+  if (fs::exists(dest, ec)) return Status::InvalidArgument(dest + " already exists");
+  if (!fs::exists(src + "/lookout.db", ec)) return Status::NotFound(src + "/lookout.db not found");
+  auto checkpoints = [&] {
+    std::vector<std::string> v;
+    for (const auto& e : fs::directory_iterator(src + "/wal", ec)) {
+      std::string n = e.path().filename().string();
+      if (n.rfind("checkpoint.", 0) == 0) v.push_back(n);
+    }
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    fs::remove_all(dest, ec);
+    fs::create_directories(dest + "/wal", ec);
+    if (ec) return Status::IOError("create " + dest + ": " + ec.message());
+    auto before = checkpoints();
+    auto db = common::sqlite::Db::Open(src + "/lookout.db", true);
+    if (!db.ok()) return db.status();
+    LOOKOUT_RETURN_IF_ERROR((*db)->BackupTo(dest + "/lookout.db"));
+    bool copied = true;
+    for (const auto& e : fs::directory_iterator(src + "/wal", ec)) {
+      fs::copy_file(e.path(), dest + "/wal/" + e.path().filename().string(),
+                    fs::copy_options::overwrite_existing, ec);
+      if (ec) {
+        copied = false;  // deleted by a checkpoint under our feet
+        break;
+      }
+    }
+    if (copied && checkpoints() == before) return Status::Ok();
+  }
+  return Status::Unavailable("the store kept changing checkpoints during the backup; retry");
+}
+
+Result<InspectResult> InspectDir(const std::string& dir) {
+  InspectResult r;
+  std::error_code ec;
+  auto db = common::sqlite::Db::Open(dir + "/lookout.db", true);
+  if (!db.ok()) return db.status();
+  {
+    auto st = (*db)->Prepare("SELECT COUNT(*) FROM series");
+    if (!st.ok()) return st.status();
+    if (st->Step()) r.series = static_cast<uint64_t>(st->ColumnInt(0));
+  }
+  {
+    auto st = (*db)->Prepare("SELECT min_time, max_time, data FROM chunks");
+    if (!st.ok()) return st.status();
+    bool first = true;
+    while (st->Step()) {
+      std::string_view d = st->ColumnBlob(2);
+      r.chunks++;
+      r.chunk_bytes += d.size();
+      if (d.size() >= 2) r.samples += (static_cast<uint8_t>(d[0]) << 8) | static_cast<uint8_t>(d[1]);
+      int64_t mn = st->ColumnInt(0), mx = st->ColumnInt(1);
+      r.min_time = first ? mn : std::min(r.min_time, mn);
+      r.max_time = first ? mx : std::max(r.max_time, mx);
+      first = false;
+    }
+    LOOKOUT_RETURN_IF_ERROR(st->status());
+  }
+  for (const char* suffix : {"/lookout.db", "/lookout.db-wal"}) {
+    auto n = fs::file_size(dir + suffix, ec);
+    if (!ec) r.db_file_bytes += n;
+  }
+  common::log::Logger log("inspect");
+  auto rs = wal::Wal::Replay(dir + "/wal", log, [&](std::string_view rec) {
+    r.wal_records++;
+    if (!rec.empty() && static_cast<uint8_t>(rec[0]) == kRecSamples) {
+      rec.remove_prefix(1);
+      uint64_t ref;
+      int64_t t;
+      double v;
+      while (GetUvarint(rec, ref) && GetVarint(rec, t) && GetF64(rec, v)) r.wal_samples++;
+    }
+  }, /*repair=*/false);
+  if (!rs.ok()) return rs.status();
+  for (const auto& e : fs::directory_iterator(dir + "/wal", ec)) {
+    if (e.is_regular_file(ec)) r.wal_bytes += e.file_size(ec);
+  }
+  return r;
+}
+
 void DB::Background() {
   auto next_retention = std::chrono::steady_clock::now();
   for (;;) {

@@ -122,6 +122,25 @@ class DB : public storage::Appendable, public storage::Queryable {
   bool stopping_ = false;
 };
 
+// Copies the store in `src_dir` to `dest_dir` (which must not exist) while a collector may be
+// writing it: SQLite's online backup of lookout.db, then the WAL directory; repeated when a
+// checkpoint ran in between, so the copy is always a consistent state.
+Status BackupDir(const std::string& src_dir, const std::string& dest_dir);
+
+struct InspectResult {
+  uint64_t series = 0;
+  uint64_t chunks = 0;
+  uint64_t samples = 0;        // in persisted chunks
+  uint64_t chunk_bytes = 0;    // payload bytes of persisted chunks
+  uint64_t db_file_bytes = 0;  // lookout.db (+ its -wal)
+  uint64_t wal_bytes = 0;
+  uint64_t wal_records = 0;
+  uint64_t wal_samples = 0;
+  int64_t min_time = 0, max_time = 0;
+};
+// Reads a store without modifying it (safe while a collector runs).
+Result<InspectResult> InspectDir(const std::string& dir);
+
 // Label-set encoding shared by the WAL and the series table: uvarint count, then
 // uvarint-length-prefixed name and value of each label.
 void EncodeLabels(std::string& out, const storage::Labels& l);

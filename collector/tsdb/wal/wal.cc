@@ -233,14 +233,14 @@ Status Wal::WriteCheckpoint(
 }
 
 Result<ReplayStats> Wal::Replay(const std::string& dir, common::log::Logger& log,
-                                const std::function<void(std::string_view)>& fn) {
+                                const std::function<void(std::string_view)>& fn, bool repair) {
   ReplayStats stats;
   std::vector<uint32_t> segs, cps;
   Scan(dir, segs, cps);
   // Leftover temporary checkpoints are incomplete: remove them.
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
-    if (e.path().extension() == ".tmp") fs::remove(e.path(), ec);
+    if (repair && e.path().extension() == ".tmp") fs::remove(e.path(), ec);
   }
   uint32_t from = 0;
   if (!cps.empty()) {
@@ -260,8 +260,9 @@ Result<ReplayStats> Wal::Replay(const std::string& dir, common::log::Logger& log
     uint64_t good = ReadFile(path, fn, stats.records);
     ++stats.segments;
     if (good == size) continue;
-    // Torn write or corruption: keep what precedes it, drop the rest of the log.
     stats.dropped_bytes += size - good;
+    if (!repair) continue;  // a live segment may end in a record being written
+    // Torn write or corruption: keep what precedes it, drop the rest of the log.
     if (::truncate(path.c_str(), static_cast<off_t>(good)) != 0) {
       return Status::FromErrno(errno, "truncate " + path);
     }

@@ -63,8 +63,10 @@ class Wal {
   // Reads the newest checkpoint and every later segment in order, calling fn for each record.
   // A torn or corrupt record ends the replay of that file; the file is truncated there and later
   // segments are deleted (as Prometheus' repair), with a log line saying what was dropped.
+  // With repair=false (inspection of a live log) nothing is truncated or deleted.
   static Result<ReplayStats> Replay(const std::string& dir, common::log::Logger& log,
-                                    const std::function<void(std::string_view)>& fn);
+                                    const std::function<void(std::string_view)>& fn,
+                                    bool repair = true);
 
  private:
   Wal(Options opts, common::log::Logger log) : opts_(std::move(opts)), log_(std::move(log)) {}
