@@ -65,6 +65,7 @@ int main(int argc, char** argv) try {
   app.get_formatter()->column_width(50);
   std::string listen = ":9090", path = "data/", retention_time = "15d", retention_size = "0";
   std::string wal_sync = "segment", log_level = "info", max_write = "64MB", persist_every = "1m";
+  std::string segment_size = "128MB", checkpoint_bytes = "256MB";
   app.add_option("--web.listen-address", listen, "Address to listen on for the UI, API and telemetry.")
       ->capture_default_str();
   app.add_option("--storage.tsdb.path", path, "Base path for metrics storage.")->capture_default_str();
@@ -79,6 +80,11 @@ int main(int argc, char** argv) try {
       ->capture_default_str();
   app.add_option("--storage.tsdb.persist-interval", persist_every,
                  "How often closed chunks are written to SQLite.")
+      ->capture_default_str();
+  app.add_option("--storage.tsdb.wal-segment-size", segment_size, "Size of a WAL segment file.")
+      ->capture_default_str();
+  app.add_option("--storage.tsdb.checkpoint-size", checkpoint_bytes,
+                 "WAL size past which the head is checkpointed and older segments deleted.")
       ->capture_default_str();
   app.add_option("--web.remote-write.max-bytes", max_write,
                  "Largest remote-write body accepted, after decompression.")
@@ -96,7 +102,10 @@ int main(int argc, char** argv) try {
   auto rs = common::ParseBytes(retention_size);
   auto pe = common::ParseDurationMs(persist_every);
   auto mw = common::ParseBytes(max_write);
-  for (const common::Status* s : {&rt.status(), &rs.status(), &pe.status(), &mw.status()}) {
+  auto ss = common::ParseBytes(segment_size);
+  auto cb = common::ParseBytes(checkpoint_bytes);
+  for (const common::Status* s : {&rt.status(), &rs.status(), &pe.status(), &mw.status(),
+                                  &ss.status(), &cb.status()}) {
     if (!s->ok()) {
       std::cerr << "lookout-collector: " << s->message() << "\n";
       return 2;
@@ -112,6 +121,8 @@ int main(int argc, char** argv) try {
   topts.retention_ms = *rt;
   topts.retention_bytes = *rs;
   topts.persist_interval_ms = std::max<int64_t>(*pe, 100);
+  topts.wal_segment_bytes = std::max<uint64_t>(*ss, 4096);
+  topts.checkpoint_wal_bytes = *cb;
   topts.sync = wal_sync == "commit" ? collector::tsdb::wal::SyncPolicy::kEveryCommit
                                     : collector::tsdb::wal::SyncPolicy::kSegment;
   auto db = collector::tsdb::DB::Open(topts, log.Child("tsdb"));

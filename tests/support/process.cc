@@ -128,8 +128,8 @@ int FreePort() {
   return port;
 }
 
-int HttpGet(int port, const std::string& path, std::string& body,
-            const std::string& extra_headers) {
+namespace {
+int HttpExchange(int port, const std::string& req, std::string& body) {
   body.clear();
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
@@ -138,15 +138,19 @@ int HttpGet(int port, const std::string& path, std::string& body,
   a.sin_port = htons(static_cast<uint16_t>(port));
   struct timeval tv{10, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     close(fd);
     return 0;
   }
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
-                    extra_headers + "\r\n";
-  if (write(fd, req.data(), req.size()) < 0) {
-    close(fd);
-    return 0;
+  size_t off = 0;
+  while (off < req.size()) {
+    ssize_t w = send(fd, req.data() + off, req.size() - off, MSG_NOSIGNAL);
+    if (w <= 0) {
+      close(fd);
+      return 0;
+    }
+    off += static_cast<size_t>(w);
   }
   std::string resp;
   char buf[65536];
@@ -157,7 +161,38 @@ int HttpGet(int port, const std::string& path, std::string& body,
   size_t hdr_end = resp.find("\r\n\r\n");
   if (sp == std::string::npos || hdr_end == std::string::npos) return 0;
   body = resp.substr(hdr_end + 4);
+  std::string headers = resp.substr(0, hdr_end);
+  for (char& c : headers) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (headers.find("transfer-encoding: chunked") != std::string::npos) {
+    std::string out;
+    size_t p = 0;
+    while (p < body.size()) {
+      size_t eol = body.find("\r\n", p);
+      if (eol == std::string::npos) break;
+      size_t len = std::strtoul(body.c_str() + p, nullptr, 16);
+      if (len == 0) break;
+      out.append(body, eol + 2, len);
+      p = eol + 2 + len + 2;
+    }
+    body = std::move(out);
+  }
   return std::atoi(resp.c_str() + sp + 1);
+}
+}  // namespace
+
+int HttpPost(int port, const std::string& path, const std::string& body,
+             const std::string& extra_headers, std::string& response_body) {
+  std::string req = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
+                    "Content-Length: " + std::to_string(body.size()) + "\r\n" + extra_headers +
+                    "\r\n" + body;
+  return HttpExchange(port, req, response_body);
+}
+
+int HttpGet(int port, const std::string& path, std::string& body,
+            const std::string& extra_headers) {
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
+                    extra_headers + "\r\n";
+  return HttpExchange(port, req, body);
 }
 
 bool WaitHttpOk(int port, const std::string& path, std::chrono::milliseconds limit) {

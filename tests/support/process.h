@@ -41,6 +41,9 @@ int FreePort();
 // GET http://127.0.0.1:port/path; returns the status (0 when the connection failed) and body.
 int HttpGet(int port, const std::string& path, std::string& body,
             const std::string& extra_headers = "");
+// POST with a body; returns the status (0 when the connection failed) and the response body.
+int HttpPost(int port, const std::string& path, const std::string& body,
+             const std::string& extra_headers, std::string& response_body);
 // Polls until GET returns 200 or `limit` passes.
 bool WaitHttpOk(int port, const std::string& path, std::chrono::milliseconds limit);
 
