@@ -98,6 +98,8 @@ class DB : public storage::Appendable, public storage::Queryable {
   MemSeries* GetByRef(SeriesRef ref);
   Result<MemSeries*> GetOrCreate(const storage::Labels& l, bool log_to_wal, SeriesRef want_ref);
   std::vector<SeriesRef> MatchRefs(std::span<const storage::Matcher> ms);
+  // True when the head of `s` holds exactly (t, v) (bit-equal value).
+  bool HasSample(MemSeries* s, int64_t t, double v);
   void Background();
   std::unique_ptr<common::sqlite::Db> TakeReader();
   void ReturnReader(std::unique_ptr<common::sqlite::Db> db);

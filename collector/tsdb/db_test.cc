@@ -252,6 +252,28 @@ TEST_F(DBTest, RetentionRemovesOldDataAndDiskUsageFalls) {
   EXPECT_LE(db_->DbBytes() + db_->WalBytes(), after / 2 + 200000);
 }
 
+TEST_F(DBTest, ResentBatchesAreIdempotentButRealOutOfOrderIsRejected) {
+  Open();
+  Labels l{{"__name__", "r"}};
+  auto app = db_->NewAppender();
+  for (int i = 1; i <= 5; ++i) ASSERT_TRUE(app->Append(0, l, i * 1000, i).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  // The same batch again (a sender retrying after a lost answer): accepted, nothing added.
+  app = db_->NewAppender();
+  for (int i = 1; i <= 5; ++i) EXPECT_TRUE(app->Append(0, l, i * 1000, i).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  // An older timestamp with another value, or one we never had: out of order.
+  app = db_->NewAppender();
+  EXPECT_TRUE(storage::IsOutOfOrder(app->Append(0, l, 2000, 99).status()));
+  EXPECT_TRUE(storage::IsOutOfOrder(app->Append(0, l, 2500, 2).status()));
+  EXPECT_TRUE(storage::IsDuplicateSample(app->Append(0, l, 5000, 7).status()));
+  app->Rollback();
+  auto got = QueryAll();
+  ASSERT_EQ(got.begin()->second.size(), 5u);
+  EXPECT_EQ(db_->stats().out_of_order.load(), 2u);
+  EXPECT_EQ(db_->stats().duplicates.load(), 1u);
+}
+
 TEST_F(DBTest, BackupIsAConsistentCopy) {
   Open();
   Labels l{{"__name__", "b"}};
