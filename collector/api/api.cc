@@ -257,7 +257,7 @@ void Api::HandleWrite(Request& req, Respond respond) {
         common::proto::RwRequest rw;
         Status s = common::proto::DecodeWriteRequest(*body, opts_.max_decoded_write_bytes, rw);
         if (!s.ok()) {
-          write_bad_++;
+          (s.IsResourceExhausted() ? write_too_large_ : write_bad_)++;
           *result = Response::Text(s.IsResourceExhausted() ? 413 : 400, std::string(s.message()));
           return;
         }
@@ -470,6 +470,8 @@ void Api::AddMetrics(common::metrics::MetricSet& out) const {
               {{"code", "204"}});
   out.Counter("lookout_remote_write_requests_total", h, static_cast<double>(write_bad_.load()),
               {{"code", "400"}});
+  out.Counter("lookout_remote_write_requests_total", h, static_cast<double>(write_too_large_.load()),
+              {{"code", "413"}});
   out.Counter("lookout_remote_write_requests_total", h, static_cast<double>(write_failed_.load()),
               {{"code", "503"}});
   out.Counter("lookout_remote_write_samples_received_total",

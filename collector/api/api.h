@@ -65,7 +65,7 @@ class Api {
   storage::Queryable* q_;
   Options opts_;
   common::log::Logger log_;
-  std::atomic<uint64_t> write_ok_{0}, write_bad_{0}, write_failed_{0}, samples_in_{0},
+  std::atomic<uint64_t> write_ok_{0}, write_bad_{0}, write_too_large_{0}, write_failed_{0}, samples_in_{0},
       federate_requests_{0};
 };
 
