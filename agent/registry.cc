@@ -69,6 +69,15 @@ void Registry::Work(Slot* s) {
   }
 }
 
+void Registry::LogFailure(Slot& s, const std::string& err) {
+  if (err == s.last_logged) {
+    log_.Debug("collector failed", {{"name", s.name}, {"err", err}});
+    return;
+  }
+  s.last_logged = err;
+  log_.Error("collector failed", {{"name", s.name}, {"err", err}});
+}
+
 void Registry::Gather(std::string& out) {
   std::lock_guard<std::mutex> gl(gather_mu_);
   auto deadline = std::chrono::steady_clock::now() + opts_.timeout;
@@ -107,16 +116,14 @@ void Registry::Gather(std::string& out) {
       if (s->state == State::kDone && !was_busy) {
         ok = s->status.ok();
         secs = s->seconds;
-        if (!ok) {
-          log_.Error("collector failed", {{"name", s->name}, {"err", s->status.ToString()}});
-        }
+        if (!ok) LogFailure(*s, s->status.ToString());
+        if (ok) s->last_logged.clear();
         sets_.push_back(&s->set);
       } else {
         ok = false;
         secs = std::chrono::duration<double>(opts_.timeout).count();
-        log_.Error("collector timed out", {{"name", s->name},
-                                           {"err", was_busy ? "still running from an earlier scrape"
-                                                            : "deadline exceeded"}});
+        LogFailure(*s, was_busy ? "collector still running from an earlier scrape"
+                                : "collector exceeded --collector.timeout");
       }
       self_.Gauge("node_scrape_collector_duration_seconds",
                   "Seconds the collector took in this scrape.", secs, {{"collector", s->name}});

@@ -6,6 +6,9 @@
 // that finished, plus node_scrape_collector_success / _duration_seconds per collector. A
 // collector still running past the deadline (a read hung on a dead NFS mount) is reported failed
 // and is not started again until it returns; the scrape never waits for it.
+// A failure is logged once at error level; the same failure in later scrapes is logged at debug
+// level only, so a host without ZFS does not log a line per scrape (node_exporter logs "no data"
+// at debug level).
 // Thread-safe: Gather() may be called from any thread; concurrent calls are serialized.
 
 #include <chrono>
@@ -53,9 +56,11 @@ class Registry {
     uint64_t generation = 0;  // bumped to start a run
     Status status;
     double seconds = 0;
+    std::string last_logged;  // last failure logged at error level (repeats go to debug)
     std::thread thread;
   };
   void Work(Slot* s);
+  void LogFailure(Slot& s, const std::string& err);
 
   Options opts_;
   common::log::Logger log_;

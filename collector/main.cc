@@ -49,6 +49,8 @@ void TsdbMetrics(const collector::tsdb::DB& db, uint64_t wal_bytes, common::metr
             d(s.wal_records_replayed));
   out.Counter("lookout_tsdb_wal_write_failures_total", "WAL writes that failed (disk full...).",
               d(s.wal_write_failures));
+  out.Counter("lookout_tsdb_wal_fsyncs_total", "fsync calls on WAL segments.",
+              static_cast<double>(db.WalFsyncs()));
   out.Gauge("lookout_tsdb_wal_storage_size_bytes", "Bytes of WAL segments and checkpoints.",
             static_cast<double>(wal_bytes));
   out.Gauge("lookout_tsdb_storage_blocks_bytes", "Bytes of the SQLite store.",

@@ -83,6 +83,7 @@ class DB : public storage::Appendable, public storage::Queryable {
 
   const Stats& stats() const { return stats_; }
   uint64_t WalBytes();
+  uint64_t WalFsyncs() const { return wal_ ? wal_->fsyncs() : 0; }
   uint64_t DbBytes() const;
   const Options& options() const { return opts_; }
   // Copies a consistent snapshot (SQLite online backup + a fresh checkpoint of the head) to

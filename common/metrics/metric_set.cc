@@ -24,7 +24,6 @@ void MetricSet::Add(std::string_view name, std::string_view help, MetricType typ
   families_[fam].samples++;
   uint32_t begin = static_cast<uint32_t>(labels_.size());
   for (const Label& l : labels) {
-    if (l.value.empty()) continue;
     LabelRec rec{Store(l.name), Store(l.value)};
     // Insertion sort by name: label sets are small.
     labels_.push_back(rec);

@@ -36,7 +36,7 @@ class MetricSet {
 
   // Adds one sample to family `name` (created on first use with `help` and `type`; later calls
   // keep the first help and type). Label order does not matter; labels with an empty value are
-  // dropped, as client_golang drops them from the exposition.
+  // kept (client_golang writes them as label="").
   void Add(std::string_view name, std::string_view help, MetricType type, double value,
            std::initializer_list<Label> labels = {}) {
     Add(name, help, type, value, std::span<const Label>(labels.begin(), labels.size()));

@@ -25,7 +25,7 @@ TEST(MetricSet, EncodesSortedAsClientGolang) {
   a.Counter("alpha_total", "A.", 10, {{"mode", "user"}, {"cpu", "1"}});
   a.Counter("alpha_total", "A.", 5, {{"cpu", "0"}, {"mode", "user"}});
   b.Counter("alpha_total", "A.", 7, {{"cpu", "0"}, {"mode", "idle"}});
-  b.Gauge("mid", "M.", 1, {{"x", ""}});  // empty label values are dropped
+  b.Gauge("mid", "M.", 1, {{"x", ""}});  // empty label values are kept
   Encoder enc;
   std::string out;
   const MetricSet* sets[] = {&a, &b};
@@ -35,7 +35,7 @@ TEST(MetricSet, EncodesSortedAsClientGolang) {
             "alpha_total{cpu=\"0\",mode=\"idle\"} 7\n"
             "alpha_total{cpu=\"0\",mode=\"user\"} 5\n"
             "alpha_total{cpu=\"1\",mode=\"user\"} 10\n"
-            "# HELP mid M.\n# TYPE mid gauge\nmid 1\n"
+            "# HELP mid M.\n# TYPE mid gauge\nmid{x=\"\"} 1\n"
             "# HELP zeta Z.\n# TYPE zeta gauge\nzeta 3\n");
 }
 

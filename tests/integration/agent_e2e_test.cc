@@ -28,7 +28,7 @@ struct Family {
 // Families keyed by name, from an exposition, after upstream's e2e line filter.
 std::map<std::string, Family> ParseFamilies(const std::string& text) {
   static const std::regex kSkip(
-      "^(go_|node_exporter_build_info|node_scrape_collector_duration_seconds|process_|"
+      "^(go_|node_exporter_build_info|lookout_agent_build_info|node_scrape_collector_duration_seconds|process_|"
       "node_textfile_mtime_seconds|node_time_(zone|seconds)|node_network_(receive|transmit)_"
       "(bytes|packets)_total)");
   std::map<std::string, Family> fams;

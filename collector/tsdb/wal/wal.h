@@ -10,6 +10,7 @@
 // segment (docs/tsdb.md).
 // Thread-safe: Log(), Rotate() and segment queries take an internal mutex.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -53,7 +54,7 @@ class Wal {
   uint32_t CurrentSegment();
   // Bytes in all segment and checkpoint files.
   uint64_t DiskBytes();
-  uint64_t fsyncs() const { return fsyncs_; }
+  uint64_t fsyncs() const { return fsyncs_.load(); }
 
   // Writes checkpoint `seg` atomically (temp file, fsync, rename) from the given records, then
   // deletes segments numbered below `seg` and older checkpoints.
@@ -79,7 +80,7 @@ class Wal {
   int fd_ = -1;
   uint32_t seg_ = 0;
   uint64_t seg_size_ = 0;
-  uint64_t fsyncs_ = 0;
+  std::atomic<uint64_t> fsyncs_{0};
   std::string frame_;
 };
 
