@@ -10,8 +10,10 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <thread>
 
+#include "common/http/client.h"
 #include "common/zlib/gzip.h"
 
 namespace common::http {
@@ -145,6 +147,72 @@ TEST_F(ServerTest, IdleConnectionsAreClosed) {
   char c;
   EXPECT_EQ(read(fd, &c, 1), 0);  // EOF from the idle timeout (300 ms), before our 3 s bound
   close(fd);
+}
+
+// The client against the server, both on the test's loop thread.
+TEST_F(ServerTest, ClientRequestsReuseConnectionsAndEnforceLimits) {
+  struct Out {
+    std::vector<std::string> results;
+    int done = 0;
+  };
+  auto out = std::make_shared<Out>();
+  std::atomic<bool> finished{false};
+  Client* client = nullptr;
+  auto run = [&](ClientRequest r) {
+    client->Do(std::move(r), [out, &finished](Result<ClientResponse> res) {
+      if (res.ok()) {
+        out->results.push_back(std::to_string(res->status) + " " + res->body);
+      } else {
+        out->results.push_back(res.status().ToString());
+      }
+      if (++out->done == 6) finished = true;
+    });
+  };
+  loop_.Post([&] {
+    client = new Client(loop_);
+    ClientRequest r;
+    r.host = "127.0.0.1";
+    r.port = port_;
+    r.target = "/hello?x";
+    run(r);
+    r.target = "/big";  // gzip-encoded by the server, decoded by the client
+    run(r);
+    r.max_body_bytes = 100;
+    run(r);
+    ClientRequest slow = r;
+    slow.target = "/async";
+    slow.timeout_ms = 5;
+    slow.max_body_bytes = 0;
+    run(slow);
+    ClientRequest refused;
+    refused.host = "127.0.0.1";
+    refused.port = 1;
+    run(refused);
+    ClientRequest nf = r;
+    nf.target = "/nope";
+    nf.max_body_bytes = 0;
+    run(nf);
+  });
+  for (int i = 0; i < 200 && !finished; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(finished);
+  std::promise<void> closed;
+  loop_.Post([&] {
+    delete client;
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  auto has = [&](const std::string& prefix) {
+    for (const auto& r : out->results) {
+      if (r.rfind(prefix, 0) == 0) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has("200 hello x")) << ::testing::PrintToString(out->results);
+  EXPECT_TRUE(has("200 " + std::string(5000, 'x')));
+  EXPECT_TRUE(has("resource exhausted"));
+  EXPECT_TRUE(has("deadline exceeded"));
+  EXPECT_TRUE(has("unavailable"));
+  EXPECT_TRUE(has("404 "));
 }
 
 }  // namespace

@@ -1,0 +1,350 @@
+#include "common/http/client.h"
+
+#include <llhttp.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/zlib/gzip.h"
+
+namespace common::http {
+
+std::string_view ClientResponse::Header(std::string_view lower_name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == lower_name) return v;
+  }
+  return "";
+}
+
+struct Client::Conn {
+  Client* client;
+  std::shared_ptr<bool> client_alive;
+  std::string key;  // host:port
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  uv_connect_t connect_req;
+  uv_getaddrinfo_t dns_req;
+  llhttp_t parser;
+  llhttp_settings_t settings;
+  int open_handles = 0;
+  bool connected = false;
+  bool closing = false;
+  bool busy = false;
+  bool keep_alive = false;
+  bool done = false;
+  bool gzip = false;
+  bool over_limit = false;
+  ClientRequest req;
+  ClientCallback cb;
+  ClientResponse resp;
+  std::string field, value;
+  bool in_value = false;
+  std::string out;
+  char readbuf[65536];
+
+  void FlushHeader() {
+    if (!field.empty()) {
+      std::transform(field.begin(), field.end(), field.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      resp.headers.emplace_back(std::move(field), std::move(value));
+    }
+    field.clear();
+    value.clear();
+    in_value = false;
+  }
+
+  void Finish(Result<ClientResponse> r) {
+    if (done) return;
+    done = true;
+    uv_timer_stop(&timer);
+    ClientCallback callback = std::move(cb);
+    cb = nullptr;
+    bool reuse = r.ok() && keep_alive && !closing;
+    if (reuse) {
+      busy = false;
+      if (*client_alive) {
+        client->idle_.push_back(this);
+        // While idle, any byte or EOF from the server means the connection is unusable.
+        uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp));
+        uv_read_start(
+            reinterpret_cast<uv_stream_t*>(&tcp),
+            [](uv_handle_t* h, size_t, uv_buf_t* b) {
+              auto* c = static_cast<Conn*>(h->data);
+              *b = uv_buf_init(c->readbuf, sizeof c->readbuf);
+            },
+            [](uv_stream_t* s, ssize_t, const uv_buf_t*) {
+              auto* c = static_cast<Conn*>(s->data);
+              if (!c->busy) c->Close();
+            });
+      } else {
+        Close();
+      }
+    } else {
+      Close();
+    }
+    if (callback) callback(std::move(r));
+  }
+
+  void Fail(Status s) { Finish(Result<ClientResponse>(std::move(s))); }
+
+  void Close() {
+    if (closing) return;
+    closing = true;
+    if (*client_alive) {
+      auto& idle = client->idle_;
+      idle.erase(std::remove(idle.begin(), idle.end(), this), idle.end());
+    }
+    auto on_close = [](uv_handle_t* h) {
+      auto* c = static_cast<Conn*>(h->data);
+      if (--c->open_handles == 0) delete c;
+    };
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer), on_close);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp), on_close);
+  }
+
+  void Start() {
+    busy = true;
+    done = false;
+    over_limit = false;
+    if (connected) uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp));
+    resp = ClientResponse();
+    field.clear();
+    value.clear();
+    in_value = false;
+    llhttp_init(&parser, HTTP_RESPONSE, &settings);
+    parser.data = this;
+    uv_timer_start(&timer, [](uv_timer_t* t) {
+      auto* c = static_cast<Conn*>(t->data);
+      c->Fail(Status::DeadlineExceeded("request to " + c->key + " timed out after " +
+                                       std::to_string(c->req.timeout_ms) + "ms"));
+    }, req.timeout_ms, 0);
+    if (connected) {
+      Send();
+      return;
+    }
+    struct sockaddr_storage ss;
+    if (uv_ip4_addr(req.host.c_str(), req.port, reinterpret_cast<sockaddr_in*>(&ss)) == 0 ||
+        uv_ip6_addr(req.host.c_str(), req.port, reinterpret_cast<sockaddr_in6*>(&ss)) == 0) {
+      Connect(reinterpret_cast<sockaddr*>(&ss));
+      return;
+    }
+    dns_req.data = this;
+    struct addrinfo hints;
+    std::memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int r = uv_getaddrinfo(uv_handle_get_loop(reinterpret_cast<uv_handle_t*>(&tcp)), &dns_req,
+                           [](uv_getaddrinfo_t* q, int status, struct addrinfo* res) {
+                             auto* c = static_cast<Conn*>(q->data);
+                             if (c->done || c->closing) {
+                               uv_freeaddrinfo(res);
+                               return;
+                             }
+                             if (status != 0 || res == nullptr) {
+                               c->Fail(Status::Unavailable("lookup " + c->req.host + ": " +
+                                                           uv_strerror(status)));
+                               uv_freeaddrinfo(res);
+                               return;
+                             }
+                             struct sockaddr_storage a;
+                             std::memcpy(&a, res->ai_addr, res->ai_addrlen);
+                             uv_freeaddrinfo(res);
+                             if (a.ss_family == AF_INET) {
+                               reinterpret_cast<sockaddr_in*>(&a)->sin_port = htons(static_cast<uint16_t>(c->req.port));
+                             } else {
+                               reinterpret_cast<sockaddr_in6*>(&a)->sin6_port = htons(static_cast<uint16_t>(c->req.port));
+                             }
+                             c->Connect(reinterpret_cast<sockaddr*>(&a));
+                           },
+                           req.host.c_str(), nullptr, &hints);
+    if (r != 0) Fail(Status::Unavailable("lookup " + req.host + ": " + uv_strerror(r)));
+  }
+
+  void Connect(const sockaddr* addr) {
+    connect_req.data = this;
+    int r = uv_tcp_connect(&connect_req, &tcp, addr, [](uv_connect_t* cr, int status) {
+      auto* c = static_cast<Conn*>(cr->data);
+      if (c->closing) return;
+      if (c->done) {
+        c->Close();
+        return;
+      }
+      if (status != 0) {
+        c->Fail(Status::Unavailable("connect " + c->key + ": " + uv_strerror(status)));
+        return;
+      }
+      c->connected = true;
+      uv_tcp_nodelay(&c->tcp, 1);
+      c->Send();
+    });
+    if (r != 0) Fail(Status::Unavailable("connect " + key + ": " + uv_strerror(r)));
+  }
+
+  void Send() {
+    out.clear();
+    out += req.method + " " + req.target + " HTTP/1.1\r\nHost: " + req.host;
+    if (req.port != 80 && req.port != 443) out += ":" + std::to_string(req.port);
+    out += "\r\n";
+    bool has_ae = false;
+    for (const auto& [k, v] : req.headers) {
+      out += k + ": " + v + "\r\n";
+      if (strcasecmp(k.c_str(), "accept-encoding") == 0) has_ae = true;
+    }
+    if (!has_ae) out += "Accept-Encoding: gzip\r\n";
+    if (!req.body.empty() || req.method == "POST" || req.method == "PUT") {
+      out += "Content-Length: " + std::to_string(req.body.size()) + "\r\n";
+    }
+    out += "\r\n";
+    out += req.body;
+    auto* w = new uv_write_t;
+    w->data = this;
+    uv_buf_t buf = uv_buf_init(out.data(), static_cast<unsigned>(out.size()));
+    int r = uv_write(w, reinterpret_cast<uv_stream_t*>(&tcp), &buf, 1, [](uv_write_t* w, int status) {
+      auto* c = static_cast<Conn*>(w->data);
+      delete w;
+      if (status != 0 && !c->closing && !c->done) {
+        c->Fail(Status::Unavailable("send to " + c->key + ": " + uv_strerror(status)));
+      }
+    });
+    if (r != 0) {
+      delete w;
+      Fail(Status::Unavailable("send to " + key + ": " + uv_strerror(r)));
+      return;
+    }
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(&tcp),
+        [](uv_handle_t* h, size_t, uv_buf_t* b) {
+          auto* c = static_cast<Conn*>(h->data);
+          *b = uv_buf_init(c->readbuf, sizeof c->readbuf);
+        },
+        [](uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
+          auto* c = static_cast<Conn*>(s->data);
+          if (c->done || c->closing) return;
+          if (n < 0) {
+            if (n == UV_EOF && llhttp_message_needs_eof(&c->parser)) {
+              if (llhttp_finish(&c->parser) == HPE_OK) {
+                c->keep_alive = false;
+                c->Complete();
+                return;
+              }
+            }
+            c->Fail(Status::Unavailable("connection to " + c->key + " closed before the response ended"));
+            return;
+          }
+          llhttp_errno_t err = llhttp_execute(&c->parser, b->base, static_cast<size_t>(n));
+          if (err == HPE_PAUSED) {
+            c->Complete();
+          } else if (err != HPE_OK && !c->done) {
+            if (c->over_limit) {
+              c->Fail(Status::ResourceExhausted("response body from " + c->key + " exceeds " +
+                                                std::to_string(c->req.max_body_bytes) + " bytes"));
+            } else {
+              c->Fail(Status::InvalidArgument(std::string("malformed HTTP response from ") + c->key +
+                                              ": " + llhttp_get_error_reason(&c->parser)));
+            }
+          }
+        });
+  }
+
+  void Complete() {
+    if (gzip) {
+      std::string decoded;
+      size_t limit = req.max_body_bytes ? req.max_body_bytes : (size_t{1} << 34);
+      Status s = zlib::Gunzip(resp.body, decoded, limit);
+      if (!s.ok()) {
+        keep_alive = false;
+        Fail(s.IsResourceExhausted()
+                 ? Status::ResourceExhausted("decompressed response body from " + key + " exceeds " +
+                                             std::to_string(req.max_body_bytes) + " bytes")
+                 : Status::InvalidArgument("bad gzip body from " + key + ": " + std::string(s.message())));
+        return;
+      }
+      resp.body = std::move(decoded);
+    }
+    Finish(std::move(resp));
+  }
+};
+
+Client::Client(event::Loop& loop) : loop_(loop), alive_(std::make_shared<bool>(true)) {}
+
+Client::~Client() {
+  *alive_ = false;
+  CloseIdle();
+}
+
+void Client::CloseIdle() {
+  auto idle = idle_;
+  idle_.clear();
+  for (Conn* c : idle) c->Close();
+}
+
+void Client::Do(ClientRequest req, ClientCallback cb) {
+  std::string key = req.host + ":" + std::to_string(req.port);
+  Conn* c = nullptr;
+  for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+    if ((*it)->key == key) {
+      c = *it;
+      idle_.erase(it);
+      break;
+    }
+  }
+  if (c == nullptr) {
+    c = new Conn();
+    c->client = this;
+    c->client_alive = alive_;
+    c->key = key;
+    uv_tcp_init(loop_.raw(), &c->tcp);
+    uv_timer_init(loop_.raw(), &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->open_handles = 2;
+    llhttp_settings_init(&c->settings);
+    c->settings.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
+      auto* c = static_cast<Conn*>(p->data);
+      if (c->in_value) c->FlushHeader();
+      c->field.append(at, n);
+      return 0;
+    };
+    c->settings.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
+      auto* c = static_cast<Conn*>(p->data);
+      c->in_value = true;
+      c->value.append(at, n);
+      return 0;
+    };
+    c->settings.on_headers_complete = [](llhttp_t* p) {
+      auto* c = static_cast<Conn*>(p->data);
+      c->FlushHeader();
+      c->resp.status = p->status_code;
+      c->gzip = c->resp.Header("content-encoding") == "gzip";
+      if (c->req.max_body_bytes && (p->flags & F_CONTENT_LENGTH) &&
+          p->content_length > c->req.max_body_bytes) {
+        c->over_limit = true;
+        return -1;
+      }
+      return c->req.method == "HEAD" ? 1 : 0;
+    };
+    c->settings.on_body = [](llhttp_t* p, const char* at, size_t n) {
+      auto* c = static_cast<Conn*>(p->data);
+      c->resp.body.append(at, n);
+      c->resp.wire_body_bytes += n;
+      if (c->req.max_body_bytes && c->resp.body.size() > c->req.max_body_bytes) {
+        c->over_limit = true;
+        return -1;
+      }
+      return 0;
+    };
+    c->settings.on_message_complete = [](llhttp_t* p) {
+      auto* c = static_cast<Conn*>(p->data);
+      c->keep_alive = llhttp_should_keep_alive(p) != 0;
+      return static_cast<int>(HPE_PAUSED);
+    };
+  }
+  c->req = std::move(req);
+  c->cb = std::move(cb);
+  c->keep_alive = false;
+  // Start on the next loop turn: the callback must never run inside Do().
+  loop_.Post([c] { c->Start(); });
+}
+
+}  // namespace common::http
