@@ -6,8 +6,11 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "collector/api/api.h"
+#include "collector/config/config.h"
+#include "collector/scrape/scrape.h"
 #include "collector/tsdb/db.h"
 #include "collector/version.h"
 #include "common/base/units.h"
@@ -68,6 +71,10 @@ int main(int argc, char** argv) try {
   std::string listen = ":9090", path = "data/", retention_time = "15d", retention_size = "0";
   std::string wal_sync = "segment", log_level = "info", max_write = "64MB", persist_every = "1m";
   std::string segment_size = "128MB", checkpoint_bytes = "256MB";
+  std::string config_file = "lookout.yml";
+  auto* config_opt = app.add_option("--config.file", config_file,
+                                    "lookout-collector configuration file (prometheus.yml shape).")
+                         ->capture_default_str();
   app.add_option("--web.listen-address", listen, "Address to listen on for the UI, API and telemetry.")
       ->capture_default_str();
   app.add_option("--storage.tsdb.path", path, "Base path for metrics storage.")->capture_default_str();
@@ -118,6 +125,22 @@ int main(int argc, char** argv) try {
     return 2;
   }
 
+  // The configuration: an explicit --config.file must load; the default may be absent.
+  std::shared_ptr<collector::config::Config> cfg;
+  {
+    auto loaded = collector::config::LoadFile(config_file);
+    if (!loaded.ok()) {
+      if (config_opt->count() > 0 || !loaded.status().IsNotFound()) {
+        log.Error("cannot load configuration", {{"file", config_file}, {"err", loaded.status().ToString()}});
+        return 1;
+      }
+      log.Warn("no configuration file; running without scrape targets", {{"file", config_file}});
+      cfg = std::make_shared<collector::config::Config>();
+    } else {
+      cfg = std::make_shared<collector::config::Config>(std::move(loaded).value());
+    }
+  }
+
   collector::tsdb::Options topts;
   topts.dir = path;
   topts.retention_ms = *rt;
@@ -133,14 +156,50 @@ int main(int argc, char** argv) try {
     return 1;
   }
 
+  {  // everything on the loop is destroyed before the store
   common::event::Loop loop;
+  collector::scrape::Manager scraper(loop, db->get(), log.Child("scrape"));
+  // Static target groups go straight to the scrape manager; file_sd goes through discovery.
+  auto apply = [&](const collector::config::Config& c) {
+    scraper.ApplyConfig(c);
+    for (const auto& sc : c.scrape_configs) scraper.Sync(sc.job_name, sc.static_configs);
+  };
+  apply(*cfg);
   common::http::Server::Options hopts;
   hopts.max_body_bytes = *mw;
   common::http::Server server(loop, hopts, log.Child("http"));
   collector::api::Api::Options aopts;
   aopts.max_decoded_write_bytes = *mw;
   collector::api::Api api(loop, db->get(), db->get(), aopts, log.Child("api"));
+  api.SetScrapeManager(&scraper);
   api.Register(server);
+  // Reload: all or nothing. A bad file leaves the running configuration in place.
+  auto reload = [&]() -> common::Status {
+    auto next = collector::config::LoadFile(config_file);
+    if (!next.ok()) {
+      log.Error("reload failed; keeping the running configuration",
+                {{"file", config_file}, {"err", next.status().ToString()}});
+      return next.status();
+    }
+    cfg = std::make_shared<collector::config::Config>(std::move(next).value());
+    apply(*cfg);
+    log.Info("configuration reloaded", {{"file", config_file},
+                                        {"jobs", std::to_string(cfg->scrape_configs.size())}});
+    return common::Status::Ok();
+  };
+  server.Handle("/-/reload", {"POST", "PUT"}, [&](common::http::Request&, common::http::Respond r) {
+    common::Status s = reload();
+    r(s.ok() ? common::http::Response::Text(200, "configuration reloaded")
+             : common::http::Response::Text(500, "failed to reload config: " + std::string(s.message())));
+  });
+  loop.OnSignal(SIGHUP, [&] { (void)reload(); });
+  server.Handle("/api/v1/status/config", {"GET"}, [&](common::http::Request&, common::http::Respond r) {
+    common::http::Response resp;
+    resp.content_type = "application/json";
+    nlohmann::ordered_json j = {{"status", "success"}, {"data", {{"yaml", cfg->original}}}};
+    resp.body = j.dump();
+    r(std::move(resp));
+  });
   server.Handle("/-/healthy", {"GET"}, [](common::http::Request&, common::http::Respond r) {
     r(common::http::Response::Text(200, "Lookout Collector is Healthy."));
   });
@@ -160,8 +219,10 @@ int main(int argc, char** argv) try {
   collector::tsdb::DB* dbp = db->get();
   server.Handle("/metrics", {"GET"}, [&, dbp](common::http::Request&, common::http::Respond respond) {
     auto body = std::make_shared<std::string>();
+    auto scrape_set = std::make_shared<common::metrics::MetricSet>();
+    scraper.AddMetrics(*scrape_set);  // loop-thread state, read here
     loop.QueueWork(
-        [&api, dbp, body] {
+        [&api, dbp, body, scrape_set] {
           common::metrics::MetricSet set;
           common::metrics::AddProcessMetrics(set);
           TsdbMetrics(*dbp, dbp->WalBytes(), set);
@@ -170,7 +231,7 @@ int main(int argc, char** argv) try {
                     "A metric with a constant '1' value labeled by version and build details.", 1,
                     {{"version", LOOKOUT_VERSION}, {"revision", LOOKOUT_REVISION}});
           common::metrics::Encoder enc;
-          const common::metrics::MetricSet* sets[] = {&set};
+          const common::metrics::MetricSet* sets[] = {&set, scrape_set.get()};
           enc.Encode(sets, *body);
         },
         [respond, body] {
@@ -188,12 +249,14 @@ int main(int argc, char** argv) try {
   log.Info("listening", {{"address", listen}, {"port", std::to_string(server.port())}});
   auto stop = [&] {
     log.Info("shutting down");
+    scraper.Stop();  // staleness markers for every target, written by the work pool
     server.Close();
     loop.Stop();
   };
   loop.OnSignal(SIGINT, stop);
   loop.OnSignal(SIGTERM, stop);
   loop.Run();
+  }  // the loop drains its queued work here, while the store is still open
   db->reset();  // persists closed chunks; the WAL keeps the rest
   log.Info("stopped");
   return 0;

@@ -231,6 +231,45 @@ void Api::Register(common::http::Server& server) {
                 [this](Request& r, Respond d) { HandleSeries(r, std::move(d)); });
   server.Handle("/api/v1/labels", {"GET", "POST"},
                 [this](Request& r, Respond d) { HandleLabels(r, std::move(d), ""); });
+  server.Handle("/api/v1/targets", {"GET"}, [this](Request& r, Respond d) {
+    Params p = RequestParams(r);
+    std::string state = p.Has("state") ? p.Get("state") : "any";
+    if (state != "any" && state != "active" && state != "dropped") {
+      d(Error(400, "bad_data", "invalid parameter \"state\": " + state));
+      return;
+    }
+    json active = json::array(), dropped = json::array();
+    if (scrape_ != nullptr && state != "dropped") {
+      for (const auto& t : scrape_->ActiveTargets()) {
+        char ts[64] = "0001-01-01T00:00:00Z";
+        if (t.last_scrape_ms > 0) {
+          time_t secs = static_cast<time_t>(t.last_scrape_ms / 1000);
+          struct tm tm;
+          gmtime_r(&secs, &tm);
+          std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                        static_cast<int>(t.last_scrape_ms % 1000));
+        }
+        active.push_back(json{{"discoveredLabels", LabelsJson(t.discovered)},
+                              {"labels", LabelsJson(t.labels)},
+                              {"scrapePool", t.scrape_pool},
+                              {"scrapeUrl", t.scrape_url},
+                              {"globalUrl", t.scrape_url},
+                              {"lastError", t.last_error},
+                              {"lastScrape", ts},
+                              {"lastScrapeDuration", t.last_duration_s},
+                              {"health", t.health},
+                              {"scrapeInterval", scrape::FormatDuration(t.interval_ms)},
+                              {"scrapeTimeout", scrape::FormatDuration(t.timeout_ms)}});
+      }
+    }
+    if (scrape_ != nullptr && state != "active") {
+      for (const auto& t : scrape_->DroppedTargets()) {
+        dropped.push_back(json{{"discoveredLabels", LabelsJson(t.discovered)}});
+      }
+    }
+    d(Success(json{{"activeTargets", active}, {"droppedTargets", dropped}}));
+  });
   server.HandlePrefix("/api/v1/label/", {"GET"}, [this](Request& r, Respond d) {
     std::string rest = r.path.substr(std::string("/api/v1/label/").size());
     size_t slash = rest.find('/');

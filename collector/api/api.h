@@ -6,6 +6,7 @@
 //   GET|POST /api/v1/series            match[], start, end
 //   GET|POST /api/v1/labels            match[], start, end
 //   GET  /api/v1/label/NAME/values     match[], start, end
+//   GET  /api/v1/targets               state=active|dropped|any (active and dropped targets)
 // CPU work (decoding, appending, selecting) runs on the loop's work pool; handlers and their
 // responses stay on the loop thread. Thread affinity: Register() on the loop thread; AddMetrics()
 // is thread-safe.
@@ -16,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collector/scrape/scrape.h"
 #include "collector/storage/storage.h"
 #include "common/event/loop.h"
 #include "common/http/server.h"
@@ -51,6 +53,8 @@ class Api {
   Api(common::event::Loop& loop, storage::Appendable* app, storage::Queryable* q, Options opts,
       common::log::Logger log);
   void Register(common::http::Server& server);
+  // Source of /api/v1/targets (loop thread only; may be null).
+  void SetScrapeManager(const scrape::Manager* m) { scrape_ = m; }
   void AddMetrics(common::metrics::MetricSet& out) const;
 
  private:
@@ -63,6 +67,7 @@ class Api {
   common::event::Loop& loop_;
   storage::Appendable* app_;
   storage::Queryable* q_;
+  const scrape::Manager* scrape_ = nullptr;
   Options opts_;
   common::log::Logger log_;
   std::atomic<uint64_t> write_ok_{0}, write_bad_{0}, write_too_large_{0}, write_failed_{0}, samples_in_{0},

@@ -1,0 +1,471 @@
+#include "collector/scrape/scrape.h"
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+
+#include "common/event/timer.h"
+#include "common/expfmt/parser.h"
+#include "common/tls/base64.h"
+
+namespace collector::scrape {
+
+using common::Status;
+using model::Labels;
+using model::LabelsBuilder;
+
+namespace {
+
+// Prometheus 3's text-only scrape protocol: we parse the 0.0.4 text format (OpenMetrics is not
+// negotiated; see docs/collector.md).
+constexpr char kAccept[] = "text/plain;version=0.0.4;q=1,*/*;q=0.1";
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t Fnv(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string ReadSecret(const std::string& file) {
+  std::ifstream in(file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+struct SeriesEntry {
+  Labels labels;
+  storage::SeriesRef ref = 0;
+  uint64_t last_seen = 0;  // scrape iteration
+  bool dropped = false;    // by metric_relabel_configs
+  bool explicit_ts = false;
+};
+
+}  // namespace
+
+std::string Fingerprint(const config::ScrapeConfig& c) {
+  std::ostringstream o;
+  o << c.job_name << '\x1f' << c.scheme << '\x1f' << c.metrics_path << '\x1f' << c.honor_labels
+    << c.honor_timestamps << '\x1f' << c.scrape_interval_ms << '\x1f' << c.scrape_timeout_ms << '\x1f'
+    << c.sample_limit << '\x1f' << c.label_limit << '\x1f' << c.body_size_limit << '\x1f';
+  for (const auto& [k, vs] : c.params) {
+    o << k << '=';
+    for (const auto& v : vs) o << v << ',';
+  }
+  for (const auto* rcs : {&c.relabel_configs, &c.metric_relabel_configs}) {
+    o << '\x1e';
+    for (const auto& r : *rcs) {
+      for (const auto& s : r.source_labels) o << s << ',';
+      o << '\x1f' << r.separator << '\x1f' << r.target_label << '\x1f' << r.regex << '\x1f'
+        << r.modulus << '\x1f' << r.replacement << '\x1f' << static_cast<int>(r.action) << '\x1d';
+    }
+  }
+  o << '\x1e' << c.has_basic_auth << c.basic_auth.username << c.basic_auth.password
+    << c.basic_auth.password_file << c.has_authorization << c.authorization.type
+    << c.authorization.credentials << c.authorization.credentials_file << c.tls_config.ca_file
+    << c.tls_config.cert_file << c.tls_config.key_file << c.tls_config.server_name
+    << c.tls_config.insecure_skip_verify;
+  return o.str();
+}
+
+// Per-target state touched by the worker during a scrape (one scrape at a time per target).
+struct ScrapeCache {
+  std::unordered_map<std::string, SeriesEntry, StringHash, std::equal_to<>> series;
+  uint64_t iteration = 0;
+  uint64_t last_ok_iteration = 0;  // iteration of the last successful scrape
+  storage::SeriesRef auto_refs[5] = {0, 0, 0, 0, 0};
+};
+
+struct ScrapeOutcome {
+  bool ok = false;
+  std::string error;
+  uint64_t scraped = 0, post_relabel = 0, added = 0;
+  bool sample_limit_hit = false;
+};
+
+class ScrapeLoop : public std::enable_shared_from_this<ScrapeLoop> {
+ public:
+  ScrapeLoop(Manager* m, std::string pool, std::shared_ptr<const config::ScrapeConfig> cfg,
+             TargetLabels tl, ScrapeSpec spec)
+      : m_(m), cfg_(std::move(cfg)), spec_(std::move(spec)), timer_(m->loop_),
+        cache_(std::make_shared<ScrapeCache>()) {
+    status_.discovered = tl.discovered;
+    status_.labels = spec_.series_labels;
+    status_.scrape_pool = std::move(pool);
+    status_.scrape_url = spec_.url;
+    status_.interval_ms = spec_.interval_ms;
+    status_.timeout_ms = spec_.timeout_ms;
+    if (cfg_->has_basic_auth) {
+      std::string pw = cfg_->basic_auth.password_file.empty() ? cfg_->basic_auth.password
+                                                             : ReadSecret(cfg_->basic_auth.password_file);
+      auth_ = "Basic " + common::tls::Base64Encode(cfg_->basic_auth.username + ":" + pw);
+    } else if (cfg_->has_authorization) {
+      std::string cred = cfg_->authorization.credentials_file.empty()
+                             ? cfg_->authorization.credentials
+                             : ReadSecret(cfg_->authorization.credentials_file);
+      auth_ = cfg_->authorization.type + " " + cred;
+    }
+  }
+
+  void Start() {
+    // Offset in the interval from the target's identity, as Prometheus spreads its targets.
+    uint64_t offset = Fnv(spec_.url + status_.labels.ToString()) % static_cast<uint64_t>(spec_.interval_ms);
+    uint64_t now = static_cast<uint64_t>(NowMs());
+    uint64_t next = (offset + static_cast<uint64_t>(spec_.interval_ms) -
+                     now % static_cast<uint64_t>(spec_.interval_ms)) % static_cast<uint64_t>(spec_.interval_ms);
+    std::weak_ptr<ScrapeLoop> weak = weak_from_this();
+    timer_.Start(next, static_cast<uint64_t>(spec_.interval_ms), [weak] {
+      if (auto self = weak.lock()) self->Tick();
+    });
+  }
+
+  // Stops the timer and writes staleness markers for the target's series.
+  void Stop() {
+    timer_.Stop();
+    stopped_ = true;
+    auto cache = cache_;
+    storage::Appendable* app = m_->app_;
+    Labels target = spec_.series_labels;
+    int64_t t = NowMs();
+    m_->loop_.QueueWork([cache, app, target, t] { WriteStale(*cache, app, target, t, true); }, nullptr);
+  }
+
+  const TargetStatus& status() const { return status_; }
+
+ private:
+  void Tick() {
+    if (stopped_) return;
+    if (in_flight_) {
+      m_->skipped_++;
+      return;
+    }
+    in_flight_ = true;
+    int64_t start = NowMs();
+    auto t0 = std::chrono::steady_clock::now();
+    common::http::ClientRequest req;
+    req.host = spec_.host;
+    req.port = spec_.port;
+    req.target = spec_.target;
+    req.timeout_ms = static_cast<uint64_t>(spec_.timeout_ms);
+    req.max_body_bytes = cfg_->body_size_limit;
+    req.headers = {{"Accept", kAccept},
+                   {"User-Agent", "Lookout/0.1"},
+                   {"X-Prometheus-Scrape-Timeout-Seconds",
+                    std::to_string(static_cast<double>(spec_.timeout_ms) / 1000.0)}};
+    if (!auth_.empty()) req.headers.emplace_back("Authorization", auth_);
+    std::weak_ptr<ScrapeLoop> weak = weak_from_this();
+    m_->client_.Do(std::move(req), [weak, start, t0](common::Result<common::http::ClientResponse> r) {
+      auto self = weak.lock();
+      if (!self) return;
+      self->OnResponse(std::move(r), start, t0);
+    });
+  }
+
+  void OnResponse(common::Result<common::http::ClientResponse> r, int64_t start,
+                  std::chrono::steady_clock::time_point t0) {
+    auto body = std::make_shared<std::string>();
+    auto outcome = std::make_shared<ScrapeOutcome>();
+    if (!r.ok()) {
+      outcome->error = r.status().IsResourceExhausted()
+                           ? "body size limit exceeded: " + std::string(r.status().message())
+                           : std::string(r.status().message());
+    } else if (r->status != 200) {
+      outcome->error = "server returned HTTP status " + std::to_string(r->status);
+    } else {
+      *body = std::move(r->body);
+      outcome->ok = true;
+    }
+    auto cache = cache_;
+    auto cfg = cfg_;
+    Labels target = spec_.series_labels;
+    storage::Appendable* app = m_->app_;
+    std::weak_ptr<ScrapeLoop> weak = weak_from_this();
+    m_->loop_.QueueWork(
+        [cache, cfg, target, app, body, outcome, start, t0] {
+          Process(*cache, *cfg, target, app, *body, start, t0, *outcome);
+        },
+        [weak, outcome, start, t0] {
+          auto self = weak.lock();
+          if (!self) return;
+          self->in_flight_ = false;
+          self->m_->scrapes_++;
+          if (!outcome->ok) self->m_->failed_++;
+          if (outcome->sample_limit_hit) self->m_->exceeded_sample_limit_++;
+          self->status_.health = outcome->ok ? "up" : "down";
+          self->status_.last_error = outcome->error;
+          self->status_.last_scrape_ms = start;
+          self->status_.last_duration_s =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          if (!outcome->ok) {
+            self->m_->log_.Debug("scrape failed", {{"target", self->spec_.url}, {"err", outcome->error}});
+          }
+        });
+  }
+
+  // Worker: parse, relabel, append, commit (or roll back and record the failure).
+  static void Process(ScrapeCache& cache, const config::ScrapeConfig& cfg, const Labels& target,
+                      storage::Appendable* appendable, const std::string& body, int64_t ts,
+                      std::chrono::steady_clock::time_point t0, ScrapeOutcome& out) {
+    uint64_t iter = ++cache.iteration;
+    auto app = appendable->NewAppender();
+    if (out.ok) {
+      common::expfmt::TextParser p(body);
+      for (;;) {
+        auto e = p.Next();
+        if (e == common::expfmt::TextParser::Entry::kEnd) break;
+        if (e == common::expfmt::TextParser::Entry::kError) {
+          out.ok = false;
+          out.error = std::string(p.status().message());
+          break;
+        }
+        if (e != common::expfmt::TextParser::Entry::kSeries) continue;
+        out.scraped++;
+        auto it = cache.series.find(p.SeriesText());
+        if (it == cache.series.end()) {
+          SeriesEntry entry;
+          LabelsBuilder lb;
+          lb.Set("__name__", p.MetricName());
+          for (const auto& [n, v] : p.Labels()) lb.Set(n, v);
+          Labels scraped = lb.Build();
+          LabelsBuilder merged(scraped);
+          for (const auto& tl : target) {
+            std::string_view existing = scraped.Get(tl.name);
+            if (!existing.empty() && !cfg.honor_labels) {
+              merged.Set("exported_" + tl.name, existing);
+              merged.Set(tl.name, tl.value);
+            } else if (existing.empty()) {
+              merged.Set(tl.name, tl.value);
+            }
+          }
+          entry.dropped = !model::Relabel(merged, cfg.metric_relabel_configs);
+          if (!entry.dropped) entry.labels = merged.Build();
+          if (!entry.dropped && entry.labels.Get("__name__").empty()) entry.dropped = true;
+          it = cache.series.emplace(std::string(p.SeriesText()), std::move(entry)).first;
+        }
+        SeriesEntry& se = it->second;
+        if (se.dropped) continue;
+        if (cfg.label_limit > 0 && se.labels.size() - 1 > cfg.label_limit) {
+          out.ok = false;
+          out.error = "label_limit exceeded (metric: " + std::string(se.labels.Get("__name__")) +
+                      ", number of labels: " + std::to_string(se.labels.size() - 1) +
+                      ", limit: " + std::to_string(cfg.label_limit) + ")";
+          break;
+        }
+        if (++out.post_relabel > cfg.sample_limit && cfg.sample_limit > 0) {
+          out.ok = false;
+          out.sample_limit_hit = true;
+          out.error = "sample limit exceeded (limit " + std::to_string(cfg.sample_limit) + ")";
+          break;
+        }
+        int64_t t = ts;
+        se.explicit_ts = p.HasTimestamp() && cfg.honor_timestamps;
+        if (se.explicit_ts) t = p.TimestampMs();
+        bool was_new = se.ref == 0;
+        auto r = app->Append(se.ref, se.labels, t, p.Value());
+        if (r.ok()) {
+          se.ref = *r;
+          if (was_new) out.added++;
+        }
+        se.last_seen = iter;
+      }
+    }
+    if (!out.ok) {
+      app->Rollback();
+      app = appendable->NewAppender();
+      out.post_relabel = 0;
+      out.added = 0;
+      if (out.error.empty()) out.error = "scrape failed";
+      // A failed scrape makes every series of the last good scrape stale.
+      WriteStaleInto(cache, *app, ts, cache.last_ok_iteration, 0);
+    } else {
+      // Series of the previous good scrape not seen in this one go stale.
+      WriteStaleInto(cache, *app, ts, cache.last_ok_iteration, iter);
+      cache.last_ok_iteration = iter;
+    }
+    double dur = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const char* names[5] = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
+                            "scrape_samples_post_metric_relabeling", "scrape_series_added"};
+    double vals[5] = {out.ok ? 1.0 : 0.0, dur, static_cast<double>(out.ok ? out.scraped : 0),
+                      static_cast<double>(out.post_relabel), static_cast<double>(out.added)};
+    for (int i = 0; i < 5; ++i) {
+      LabelsBuilder lb(target);
+      lb.Set("__name__", names[i]);
+      auto r = app->Append(cache.auto_refs[i], lb.Build(), ts, vals[i]);
+      if (r.ok()) cache.auto_refs[i] = *r;
+    }
+    Status c = app->Commit();
+    if (!c.ok() && out.ok) {
+      out.ok = false;
+      out.error = "storing samples: " + std::string(c.message());
+    }
+    // Forget series not seen for a while.
+    if (iter % 16 == 0) {
+      for (auto it = cache.series.begin(); it != cache.series.end();) {
+        it = (it->second.last_seen + 16 < iter) ? cache.series.erase(it) : std::next(it);
+      }
+    }
+  }
+
+  // Appends a staleness marker at `t` for every series seen in iteration `prev` and not in
+  // `now` (0 = not seen in this scrape at all).
+  static void WriteStaleInto(ScrapeCache& cache, storage::Appender& app, int64_t t, uint64_t prev,
+                             uint64_t now) {
+    if (prev == 0) return;
+    for (auto& [text, se] : cache.series) {
+      if (se.dropped || se.explicit_ts || se.ref == 0) continue;
+      if (se.last_seen == prev && se.last_seen != now) {
+        (void)app.Append(se.ref, se.labels, t, storage::StaleNaN());
+      }
+    }
+  }
+
+  static void WriteStale(ScrapeCache& cache, storage::Appendable* appendable, const Labels& target,
+                         int64_t t, bool with_auto) {
+    auto app = appendable->NewAppender();
+    WriteStaleInto(cache, *app, t, cache.last_ok_iteration, 0);
+    if (with_auto) {
+      const char* names[5] = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
+                              "scrape_samples_post_metric_relabeling", "scrape_series_added"};
+      for (int i = 0; i < 5; ++i) {
+        if (cache.auto_refs[i] == 0) continue;
+        LabelsBuilder lb(target);
+        lb.Set("__name__", names[i]);
+        (void)app->Append(cache.auto_refs[i], lb.Build(), t, storage::StaleNaN());
+      }
+    }
+    (void)app->Commit();
+  }
+
+  Manager* m_;
+  std::shared_ptr<const config::ScrapeConfig> cfg_;
+  ScrapeSpec spec_;
+  common::event::Timer timer_;
+  std::shared_ptr<ScrapeCache> cache_;
+  TargetStatus status_;
+  std::string auth_;
+  bool in_flight_ = false;
+  bool stopped_ = false;
+};
+
+Manager::Manager(common::event::Loop& loop, storage::Appendable* app, common::log::Logger log)
+    : loop_(loop), app_(app), log_(std::move(log)), client_(loop) {}
+
+Manager::~Manager() { Stop(); }
+
+void Manager::Stop() {
+  for (auto& [job, pool] : pools_) {
+    for (auto& [key, l] : pool.loops) l->Stop();
+  }
+  pools_.clear();
+}
+
+void Manager::ApplyConfig(const config::Config& cfg) {
+  std::map<std::string, std::shared_ptr<const config::ScrapeConfig>> next;
+  for (const auto& sc : cfg.scrape_configs) next[sc.job_name] = std::make_shared<config::ScrapeConfig>(sc);
+  for (auto it = pools_.begin(); it != pools_.end();) {
+    if (!next.count(it->first)) {
+      for (auto& [key, l] : it->second.loops) l->Stop();
+      it = pools_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [job, c] : next) {
+    Pool& p = pools_[job];
+    // Loops restart only when a setting that shapes targets or scrapes changed.
+    bool changed = p.cfg == nullptr || Fingerprint(*p.cfg) != Fingerprint(*c);
+    p.cfg = c;
+    if (changed && !p.last_groups.empty()) {
+      auto groups = p.last_groups;
+      for (auto& [key, l] : p.loops) l->Stop();
+      p.loops.clear();
+      Sync(job, groups);
+    }
+  }
+}
+
+void Manager::Sync(const std::string& job, const std::vector<discovery::TargetGroup>& groups) {
+  auto pit = pools_.find(job);
+  if (pit == pools_.end() || !pit->second.cfg) return;
+  Pool& pool = pit->second;
+  pool.last_groups = groups;
+  pool.dropped.clear();
+  std::map<std::string, std::shared_ptr<ScrapeLoop>> next;
+  for (const auto& g : groups) {
+    for (const auto& t : g.targets) {
+      TargetLabels tl = PopulateLabels(t, g.labels, *pool.cfg);
+      if (tl.dropped || !tl.error.empty()) {
+        if (!tl.error.empty()) {
+          log_.Warn("invalid target", {{"job", job}, {"target", t.ToString()}, {"err", tl.error}});
+        }
+        pool.dropped.push_back({tl.discovered, job});
+        continue;
+      }
+      std::string key = tl.labels.ToString();
+      if (next.count(key)) continue;  // the same target twice
+      auto existing = pool.loops.find(key);
+      if (existing != pool.loops.end()) {
+        next[key] = existing->second;
+        pool.loops.erase(existing);
+        continue;
+      }
+      auto spec = MakeSpec(tl.labels, *pool.cfg);
+      if (!spec.ok()) {
+        log_.Warn("invalid target", {{"job", job}, {"err", spec.status().ToString()}});
+        pool.dropped.push_back({tl.discovered, job});
+        continue;
+      }
+      auto l = std::make_shared<ScrapeLoop>(this, job, pool.cfg, std::move(tl), std::move(spec).value());
+      l->Start();
+      next[key] = std::move(l);
+    }
+  }
+  for (auto& [key, l] : pool.loops) l->Stop();  // targets that disappeared
+  pool.loops = std::move(next);
+}
+
+std::vector<TargetStatus> Manager::ActiveTargets() const {
+  std::vector<TargetStatus> out;
+  for (const auto& [job, pool] : pools_) {
+    for (const auto& [key, l] : pool.loops) out.push_back(l->status());
+  }
+  return out;
+}
+
+std::vector<DroppedTarget> Manager::DroppedTargets() const {
+  std::vector<DroppedTarget> out;
+  for (const auto& [job, pool] : pools_) out.insert(out.end(), pool.dropped.begin(), pool.dropped.end());
+  return out;
+}
+
+void Manager::AddMetrics(common::metrics::MetricSet& out) const {
+  out.Counter("lookout_scrapes_total", "Scrapes completed.", static_cast<double>(scrapes_));
+  out.Counter("lookout_scrapes_failed_total", "Scrapes that failed (up 0).", static_cast<double>(failed_));
+  out.Counter("lookout_scrapes_skipped_total",
+              "Scrape ticks skipped because the previous scrape of the target was still running.",
+              static_cast<double>(skipped_));
+  out.Counter("lookout_target_scrapes_exceeded_sample_limit_total",
+              "Scrapes that hit sample_limit.", static_cast<double>(exceeded_sample_limit_));
+  size_t active = 0;
+  for (const auto& [job, pool] : pools_) active += pool.loops.size();
+  out.Gauge("lookout_scrape_targets", "Active scrape targets.", static_cast<double>(active));
+}
+
+}  // namespace collector::scrape
