@@ -137,10 +137,16 @@ int main(int argc, char** argv) try {
     for (auto& v : vs) ctx.flags.Append(k, v);
 
   agent::Registry registry({timeout}, log.Child("registry"));
+  // Which collectors run, published as flags "collector.NAME" (cpu and cpufreq consult each other,
+  // as in node_exporter).
+  std::map<std::string, bool> on_map;
   for (const auto& c : all) {
-    bool on = enable_opts[c.name]->count() > 0 ? enabled[c.name]
-                                                : (!f.disable_defaults && c.default_enabled);
-    if (!on) continue;
+    on_map[c.name] = enable_opts[c.name]->count() > 0 ? enabled[c.name]
+                                                       : (!f.disable_defaults && c.default_enabled);
+    ctx.flags.Set("collector." + c.name, on_map[c.name] ? "true" : "false");
+  }
+  for (const auto& c : all) {
+    if (!on_map[c.name]) continue;
     auto made = c.make(ctx);
     if (!made.ok()) {
       log.Error("cannot create collector", {{"collector", c.name}, {"err", made.status().ToString()}});

@@ -10,6 +10,7 @@
 
 #include "collector/api/api.h"
 #include "collector/config/config.h"
+#include "collector/discovery/manager.h"
 #include "collector/scrape/scrape.h"
 #include "collector/tsdb/db.h"
 #include "collector/version.h"
@@ -159,10 +160,15 @@ int main(int argc, char** argv) try {
   {  // everything on the loop is destroyed before the store
   common::event::Loop loop;
   collector::scrape::Manager scraper(loop, db->get(), log.Child("scrape"));
-  // Static target groups go straight to the scrape manager; file_sd goes through discovery.
+  // Discovery (static_configs, file_sd_configs) feeds the scrape manager job by job.
+  collector::discovery::Manager discovery(
+      loop, {}, log.Child("discovery"),
+      [&scraper](const std::string& job, std::vector<collector::discovery::TargetGroup> groups) {
+        scraper.Sync(job, groups);
+      });
   auto apply = [&](const collector::config::Config& c) {
     scraper.ApplyConfig(c);
-    for (const auto& sc : c.scrape_configs) scraper.Sync(sc.job_name, sc.static_configs);
+    discovery.ApplyConfig(c);
   };
   apply(*cfg);
   common::http::Server::Options hopts;
@@ -221,6 +227,7 @@ int main(int argc, char** argv) try {
     auto body = std::make_shared<std::string>();
     auto scrape_set = std::make_shared<common::metrics::MetricSet>();
     scraper.AddMetrics(*scrape_set);  // loop-thread state, read here
+    discovery.CollectMetrics(*scrape_set);
     loop.QueueWork(
         [&api, dbp, body, scrape_set] {
           common::metrics::MetricSet set;

@@ -2,7 +2,6 @@
 // thermal throttle counts and online state from sysfs, isolated CPUs, and with --collector.cpu.info
 // the /proc/cpuinfo details (node_cpu_info, node_cpu_frequency_hertz and the flag/bug filters).
 
-#include <charconv>
 #include <map>
 #include <optional>
 
@@ -20,12 +19,6 @@ using procfs::FlagRegex;
 // A counter may move backwards by a little (per-CPU accounting is not atomic); node_exporter keeps
 // the old value then, and starts over when idle drops by this much (a CPU was hot-plugged).
 constexpr double kJumpBackSeconds = 3.0;
-
-// Decimal text of `v` in `buf`, without allocating.
-std::string_view Itoa(uint64_t v, char (&buf)[24]) {
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string_view(buf, static_cast<size_t>(r.ptr - buf));
-}
 
 // One processor block of /proc/cpuinfo (x86 layout); views point into the file buffer.
 struct CpuInfo {
@@ -92,7 +85,9 @@ Status ParseCpuInfo(std::string_view content, const std::string& path, std::vect
     } else if (key == "microcode") {
       c.microcode = value;
     } else if (key == "cpu MHz") {
-      if (!procfs::ParseDouble(value, c.mhz)) st = Status::InvalidArgument("bad cpu MHz in " + path);
+      if (!procfs::ParseDouble(value, c.mhz)) {
+        st = Status::InvalidArgument("bad cpu MHz in " + path);
+      }
     } else if (key == "cache size") {
       c.cache_size = value;
     } else if (key == "physical id") {
@@ -139,7 +134,7 @@ class CpuCollector : public Collector {
       char b[24];
       for (uint32_t c : opts_.isolated) {
         out.Gauge("node_cpu_isolated", "1 for each CPU isolated from the scheduler (isolcpus).", 1,
-                  {{"cpu", Itoa(c, b)}});
+                  {{"cpu", procfs::UintText(c, b)}});
       }
     }
     LOOKOUT_RETURN_IF_ERROR(UpdateThrottle(out));
@@ -155,7 +150,7 @@ class CpuCollector : public Collector {
       out.Gauge("node_cpu_info", "Details of each logical CPU from /proc/cpuinfo; always 1.", 1,
                 {{"package", c.physical_id},
                  {"core", c.core_id},
-                 {"cpu", Itoa(c.processor, b)},
+                 {"cpu", procfs::UintText(c.processor, b)},
                  {"vendor", c.vendor},
                  {"family", c.family},
                  {"model", c.model},
@@ -166,9 +161,11 @@ class CpuCollector : public Collector {
     }
     if (opts_.cpufreq_enabled) {
       for (const CpuInfo& c : info_) {
-        out.Gauge("node_cpu_frequency_hertz", "Clock of each logical CPU as /proc/cpuinfo reports it.",
-                  c.mhz * 1e6,
-                  {{"package", c.physical_id}, {"core", c.core_id}, {"cpu", Itoa(c.processor, b)}});
+        out.Gauge("node_cpu_frequency_hertz",
+                  "Clock of each logical CPU as /proc/cpuinfo reports it.", c.mhz * 1e6,
+                  {{"package", c.physical_id},
+                   {"core", c.core_id},
+                   {"cpu", procfs::UintText(c.processor, b)}});
       }
     }
     if (!info_.empty()) {
@@ -195,9 +192,9 @@ class CpuCollector : public Collector {
     for (const auto& [id, n] : stat_.cpus) {
       CpuTimes& c = cache_[id];
       if (c.idle - n.idle >= kJumpBackSeconds) c = CpuTimes{};
-      double CpuTimes::*fields[] = {&CpuTimes::idle,   &CpuTimes::user,    &CpuTimes::nice,
-                                    &CpuTimes::system, &CpuTimes::iowait,  &CpuTimes::irq,
-                                    &CpuTimes::softirq, &CpuTimes::steal,  &CpuTimes::guest,
+      double CpuTimes::*fields[] = {&CpuTimes::idle,      &CpuTimes::user,   &CpuTimes::nice,
+                                    &CpuTimes::system,    &CpuTimes::iowait, &CpuTimes::irq,
+                                    &CpuTimes::softirq,   &CpuTimes::steal,  &CpuTimes::guest,
                                     &CpuTimes::guest_nice};
       for (auto f : fields) {
         if (n.*f >= c.*f) c.*f = n.*f;
@@ -215,7 +212,7 @@ class CpuCollector : public Collector {
         "Seconds the CPUs spent running guests, by mode (also counted in user and nice).";
     char b[24];
     for (const auto& [id, c] : cache_) {
-      std::string_view cpu = Itoa(static_cast<uint64_t>(id), b);
+      std::string_view cpu = procfs::UintText(static_cast<uint64_t>(id), b);
       const std::pair<const char*, double> modes[] = {
           {"user", c.user},     {"nice", c.nice}, {"system", c.system},   {"idle", c.idle},
           {"iowait", c.iowait}, {"irq", c.irq},   {"softirq", c.softirq}, {"steal", c.steal}};
@@ -275,13 +272,15 @@ class CpuCollector : public Collector {
     }
     char b1[24], b2[24];
     for (const auto& [pkg, count] : packages_) {
-      out.Counter("node_cpu_package_throttles_total", "Thermal throttle events of each CPU package.",
-                  static_cast<double>(count), {{"package", Itoa(pkg, b1)}});
+      out.Counter("node_cpu_package_throttles_total",
+                  "Thermal throttle events of each CPU package.", static_cast<double>(count),
+                  {{"package", procfs::UintText(pkg, b1)}});
     }
     for (const auto& t : cores_) {
-      out.Counter("node_cpu_core_throttles_total", "Thermal throttle events of each CPU core.",
-                  static_cast<double>(t.count),
-                  {{"package", Itoa(t.pkg, b1)}, {"core", Itoa(t.core, b2)}});
+      out.Counter(
+          "node_cpu_core_throttles_total", "Thermal throttle events of each CPU core.",
+          static_cast<double>(t.count),
+          {{"package", procfs::UintText(t.pkg, b1)}, {"core", procfs::UintText(t.core, b2)}});
     }
     return Status::Ok();
   }

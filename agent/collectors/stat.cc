@@ -9,7 +9,8 @@ namespace agent {
 namespace {
 
 constexpr const char* kVectorNames[procfs::kSoftirqVectorCount] = {
-    "hi", "timer", "net_tx", "net_rx", "block", "block_iopoll", "tasklet", "sched", "hrtimer", "rcu",
+    "hi",           "timer",   "net_tx", "net_rx",  "block",
+    "block_iopoll", "tasklet", "sched",  "hrtimer", "rcu",
 };
 
 class StatCollector : public Collector {

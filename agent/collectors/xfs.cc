@@ -150,8 +150,8 @@ class XfsCollector : public Collector {
       for (const LineSpec& spec : kLines) {
         if (spec.label != label) continue;
         if (nums_.size() < spec.min_values || nums_.size() > spec.max_values) {
-          st = Status::InvalidArgument("unexpected number of values on line " +
-                                       std::string(label) + " of " + path);
+          st = Status::InvalidArgument("unexpected number of values on line " + std::string(label) +
+                                       " of " + path);
           return;
         }
         break;

@@ -54,8 +54,8 @@ bool IsHeader(const std::vector<std::string_view>& f) {
 }
 
 bool ValidNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '_' || c == ':';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == ':';
 }
 
 // The text of `line` after its first two whitespace-separated fields, trailing space trimmed.
@@ -221,8 +221,8 @@ class ZfsCollector : public Collector {
           return;
         }
         if (!BuildName("node_zfs_zpool_", header_[i])) continue;
-        out.Untyped(name_, "ZFS pool I/O statistic, from kstat <pool>/io.",
-                    static_cast<double>(u), {{"zpool", pool}});
+        out.Untyped(name_, "ZFS pool I/O statistic, from kstat <pool>/io.", static_cast<double>(u),
+                    {{"zpool", pool}});
       }
     });
     return st;

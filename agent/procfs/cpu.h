@@ -3,6 +3,7 @@
 // CPU list format ("0-3,8,10-11"). Pure functions of their input, so tests feed them fixtures.
 // Errors: malformed input is InvalidArgument naming `path`. Thread affinity: none.
 
+#include <charconv>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -57,5 +58,11 @@ Status ParseProcStat(std::string_view content, std::string_view path, ProcStat& 
 // Parses a CPU list such as "1,3-5,9" (trailing newline allowed, empty means none) into `out`
 // (cleared first).
 Status ParseCpuList(std::string_view s, std::string_view path, std::vector<uint32_t>& out);
+
+// Decimal text of `v` written into `buf`, for label values without allocating.
+inline std::string_view UintText(uint64_t v, char (&buf)[24]) {
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string_view(buf, static_cast<size_t>(r.ptr - buf));
+}
 
 }  // namespace agent::procfs

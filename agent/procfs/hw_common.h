@@ -6,19 +6,18 @@
 // helpers follow fs.h (NotFound for a missing file, IOError otherwise).
 // Thread affinity: none; a RegexFilter is immutable after Make and may be shared.
 
-#include <memory>
-#include <regex>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "agent/procfs/flag_regex.h"
 #include "common/base/status.h"
 
 namespace agent::procfs {
 
 // node_exporter's deviceFilter: a name is ignored when it matches the exclude pattern, or when an
 // include pattern is set and the name does not match it. Patterns are Go regexps matched anywhere
-// in the name (unanchored); they are compiled with std::regex (ECMAScript), which covers the
-// syntax used in practice. A leading "(?i)" is honoured as case-insensitive matching.
+// in the name (unanchored), through FlagRegex.
 class RegexFilter {
  public:
   RegexFilter() = default;
@@ -28,15 +27,9 @@ class RegexFilter {
   bool empty() const { return !exclude_ && !include_; }
 
  private:
-  std::shared_ptr<const std::regex> exclude_;
-  std::shared_ptr<const std::regex> include_;
+  std::optional<FlagRegex> exclude_;
+  std::optional<FlagRegex> include_;
 };
-
-// Compiles one Go-style pattern (see RegexFilter); InvalidArgument naming `what` on failure.
-common::Result<std::shared_ptr<const std::regex>> CompileGoRegex(std::string_view pattern,
-                                                                 std::string_view what);
-// Unanchored search, as Go's Regexp.MatchString.
-bool RegexSearch(const std::regex& re, std::string_view s);
 
 // Go's strings.ToValidUTF8(s, "\uFFFD"): each run of invalid bytes becomes one U+FFFD.
 // Returns `s` unchanged (no copy into `out`) when it is valid; otherwise fills `out` and returns
@@ -49,6 +42,32 @@ std::string_view TrimNewlines(std::string_view s);
 // Reads a sysfs attribute into `buf` and returns it with surrounding whitespace removed
 // (Go's strings.TrimSpace over the file, as the procfs library's sysfs readers do).
 common::Result<std::string_view> ReadAttr(const std::string& path, std::string& buf);
+
+// prometheus/procfs's util.SysReadFile: open, a single read(2) of at most 128 bytes (broken
+// drivers may return EAGAIN, which must not be retried), then TrimSpace. `err` is 0 on success,
+// else the errno of the open (at_open true: Go's *PathError) or of the read (a bare errno);
+// the procfs library decides per attribute which of these it tolerates.
+struct SysReadResult {
+  int err = 0;
+  bool at_open = false;
+  std::string_view value;  // into the caller's buffer
+  bool ok() const { return err == 0; }
+  // os.IsNotExist / os.IsPermission.
+  bool NotExist() const;
+  bool Permission() const;
+};
+SysReadResult SysReadFile(const std::string& path, std::string& buf);
+// Status for a failed read ("read PATH: strerror").
+common::Status SysReadStatus(const SysReadResult& r, const std::string& path);
+
+// hwmon naming (node_exporter's cleanMetricName): lower-cases `in`, replaces every rune outside
+// [a-z0-9:_] with '_' and trims '_' from both ends, into `out`.
+void CleanMetricName(std::string_view in, std::string& out);
+// Splits an hwmon attribute file name as ^([^0-9]+)([0-9]*)?(_(.+))?$ does (leftmost-first):
+// "temp1_crit_alarm" -> type "temp", num 1, prop "crit_alarm"; "beep_enable" -> type
+// "beep_enable", num 0, prop "". False when the name does not fit the pattern.
+bool SplitSensorFilename(std::string_view name, std::string_view& type, int& num,
+                         std::string_view& prop);
 
 // Builds dir + "/" + name into `out` (reusing its capacity) and returns it.
 const std::string& JoinPath(std::string& out, std::string_view dir, std::string_view name);

@@ -103,8 +103,10 @@ struct ScrapeOutcome {
 class ScrapeLoop : public std::enable_shared_from_this<ScrapeLoop> {
  public:
   ScrapeLoop(Manager* m, std::string pool, std::shared_ptr<const config::ScrapeConfig> cfg,
-             TargetLabels tl, ScrapeSpec spec)
-      : m_(m), cfg_(std::move(cfg)), spec_(std::move(spec)), timer_(m->loop_),
+             TargetLabels tl, ScrapeSpec spec, std::shared_ptr<const common::tls::TlsClientConfig> tls,
+             std::string tls_error)
+      : m_(m), cfg_(std::move(cfg)), spec_(std::move(spec)), tls_(std::move(tls)),
+        tls_error_(std::move(tls_error)), timer_(m->loop_),
         cache_(std::make_shared<ScrapeCache>()) {
     status_.discovered = tl.discovered;
     status_.labels = spec_.series_labels;
@@ -165,6 +167,13 @@ class ScrapeLoop : public std::enable_shared_from_this<ScrapeLoop> {
     req.target = spec_.target;
     req.timeout_ms = static_cast<uint64_t>(spec_.timeout_ms);
     req.max_body_bytes = cfg_->body_size_limit;
+    if (spec_.scheme == "https") {
+      if (!tls_) {
+        OnResponse(common::Status::InvalidArgument("tls_config: " + tls_error_), start, t0);
+        return;
+      }
+      req.tls = tls_;
+    }
     req.headers = {{"Accept", kAccept},
                    {"User-Agent", "Lookout/0.1"},
                    {"X-Prometheus-Scrape-Timeout-Seconds",
@@ -356,6 +365,8 @@ class ScrapeLoop : public std::enable_shared_from_this<ScrapeLoop> {
   Manager* m_;
   std::shared_ptr<const config::ScrapeConfig> cfg_;
   ScrapeSpec spec_;
+  std::shared_ptr<const common::tls::TlsClientConfig> tls_;
+  std::string tls_error_;
   common::event::Timer timer_;
   std::shared_ptr<ScrapeCache> cache_;
   TargetStatus status_;
@@ -392,6 +403,18 @@ void Manager::ApplyConfig(const config::Config& cfg) {
     // Loops restart only when a setting that shapes targets or scrapes changed.
     bool changed = p.cfg == nullptr || Fingerprint(*p.cfg) != Fingerprint(*c);
     p.cfg = c;
+    if (changed) {
+      // One TLS config per job, shared by its targets so keep-alive connections are reused.
+      common::tls::TlsClientOptions o{c->tls_config.ca_file, c->tls_config.cert_file,
+                                      c->tls_config.key_file, c->tls_config.server_name,
+                                      c->tls_config.insecure_skip_verify};
+      auto t = common::tls::TlsClientConfig::Create(o);
+      p.tls = t.ok() ? *t : nullptr;
+      p.tls_error = t.ok() ? "" : std::string(t.status().message());
+      if (!t.ok() && c->scheme == "https") {
+        log_.Error("tls_config unusable", {{"job", job}, {"err", p.tls_error}});
+      }
+    }
     if (changed && !p.last_groups.empty()) {
       auto groups = p.last_groups;
       for (auto& [key, l] : p.loops) l->Stop();
@@ -432,7 +455,8 @@ void Manager::Sync(const std::string& job, const std::vector<discovery::TargetGr
         pool.dropped.push_back({tl.discovered, job});
         continue;
       }
-      auto l = std::make_shared<ScrapeLoop>(this, job, pool.cfg, std::move(tl), std::move(spec).value());
+      auto l = std::make_shared<ScrapeLoop>(this, job, pool.cfg, std::move(tl), std::move(spec).value(),
+                                            pool.tls, pool.tls_error);
       l->Start();
       next[key] = std::move(l);
     }

@@ -27,6 +27,7 @@
 #include "collector/storage/storage.h"
 #include "common/event/loop.h"
 #include "common/http/client.h"
+#include "common/tls/client_config.h"
 #include "common/log/log.h"
 #include "common/metrics/metric_set.h"
 
@@ -76,6 +77,8 @@ class Manager {
   friend class ScrapeLoop;
   struct Pool {
     std::shared_ptr<const config::ScrapeConfig> cfg;
+    std::shared_ptr<const common::tls::TlsClientConfig> tls;  // for https targets
+    std::string tls_error;                                     // why tls could not be built
     std::map<std::string, std::shared_ptr<ScrapeLoop>> loops;  // by labels string
     std::vector<DroppedTarget> dropped;
     std::vector<discovery::TargetGroup> last_groups;

@@ -1,12 +1,41 @@
 // lookout-tool: the companion command of Lookout, as promtool is to Prometheus.
 //   lookout-tool tsdb inspect DIR        series, samples, chunks, bytes per sample
 //   lookout-tool tsdb backup DIR DEST    consistent copy, safe while the collector runs
+//   lookout-tool check config FILE...    validate lookout-collector config files (promtool's
+//                                        "check config"); exit code 1 when any is invalid
 
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <string>
+#include <vector>
 
+#include "collector/config/config.h"
 #include "collector/tsdb/db.h"
+
+namespace {
+
+// Prints as promtool does: "Checking FILE" on stdout, then " SUCCESS: ..." on stdout or
+// " FAILED: <error>" on stderr. Returns 0 when every file is valid, else 1.
+int CheckConfig(const std::vector<std::string>& files) {
+  int rc = 0;
+  for (const auto& f : files) {
+    std::printf("Checking %s\n", f.c_str());
+    std::fflush(stdout);
+    auto cfg = collector::config::LoadFile(f);
+    if (!cfg.ok()) {
+      std::fprintf(stderr, " FAILED: %s\n", std::string(cfg.status().message()).c_str());
+      std::fflush(stderr);
+      rc = 1;
+      continue;
+    }
+    std::printf(" SUCCESS: %zu scrape configs found\n", cfg->scrape_configs.size());
+    std::fflush(stdout);
+  }
+  return rc;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) try {
   CLI::App app{"lookout-tool: tooling for Lookout (as promtool for Prometheus)."};
@@ -19,7 +48,14 @@ int main(int argc, char** argv) try {
   auto* backup = tsdb->add_subcommand("backup", "Copy the store consistently, even while it is written.");
   backup->add_option("DIR", dir, "The --storage.tsdb.path of the collector.")->required();
   backup->add_option("DEST", dest, "Destination directory (must not exist).")->required();
+  auto* check = app.add_subcommand("check", "Check the validity of configuration files.");
+  check->require_subcommand(1);
+  std::vector<std::string> config_files;
+  auto* check_config = check->add_subcommand("config", "Check lookout-collector config files.");
+  check_config->add_option("FILE", config_files, "Config files to check.")->required();
   CLI11_PARSE(app, argc, argv);
+
+  if (check_config->parsed()) return CheckConfig(config_files);
 
   if (inspect->parsed()) {
     auto r = collector::tsdb::InspectDir(dir);

@@ -45,7 +45,8 @@ Loop::Loop() : loop_(new uv_loop_t), impl_(std::make_unique<Impl>()) {
 
 Loop::~Loop() {
   Stop();
-  uv_run(loop_, UV_RUN_DEFAULT);  // let close callbacks run
+  uv_run(loop_, UV_RUN_NOWAIT);   // returns at once: clears the stop flag Stop() set
+  uv_run(loop_, UV_RUN_DEFAULT);  // close callbacks and queued work finish
   uv_loop_close(loop_);
   delete loop_;
 }

@@ -4,6 +4,7 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "common/zlib/gzip.h"
@@ -17,10 +18,31 @@ std::string_view ClientResponse::Header(std::string_view lower_name) const {
   return "";
 }
 
+namespace {
+
+// One uv_write with the bytes it sends; freed in the write callback.
+struct WriteReq {
+  uv_write_t w;
+  std::string data;
+  Client::Conn* conn;
+};
+
+// The idle pool's key: a connection serves only requests with the same host, port, scheme and
+// TLS config. The config's address identifies it; it cannot be reused by another config while a
+// pooled connection exists, because the connection's last request holds a reference to it.
+std::string PoolKey(const ClientRequest& req) {
+  std::string key = req.host + ":" + std::to_string(req.port);
+  if (req.tls) key += "|tls@" + std::to_string(reinterpret_cast<uintptr_t>(req.tls.get()));
+  return key;
+}
+
+}  // namespace
+
 struct Client::Conn {
   Client* client;
   std::shared_ptr<bool> client_alive;
-  std::string key;  // host:port
+  std::string key;       // host:port, for messages
+  std::string pool_key;  // PoolKey()
   uv_tcp_t tcp;
   uv_timer_t timer;
   uv_connect_t connect_req;
@@ -40,8 +62,10 @@ struct Client::Conn {
   ClientResponse resp;
   std::string field, value;
   bool in_value = false;
-  std::string out;
+  std::unique_ptr<tls::TlsSession> tls;  // set after connect when req.tls is
   char readbuf[65536];
+
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp); }
 
   void FlushHeader() {
     if (!field.empty()) {
@@ -60,23 +84,16 @@ struct Client::Conn {
     uv_timer_stop(&timer);
     ClientCallback callback = std::move(cb);
     cb = nullptr;
-    bool reuse = r.ok() && keep_alive && !closing;
+    bool reuse = r.ok() && keep_alive && !closing && !(tls && tls->peer_closed());
     if (reuse) {
       busy = false;
       if (*client_alive) {
         client->idle_.push_back(this);
         // While idle, any byte or EOF from the server means the connection is unusable.
-        uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp));
-        uv_read_start(
-            reinterpret_cast<uv_stream_t*>(&tcp),
-            [](uv_handle_t* h, size_t, uv_buf_t* b) {
-              auto* c = static_cast<Conn*>(h->data);
-              *b = uv_buf_init(c->readbuf, sizeof c->readbuf);
-            },
-            [](uv_stream_t* s, ssize_t, const uv_buf_t*) {
-              auto* c = static_cast<Conn*>(s->data);
-              if (!c->busy) c->Close();
-            });
+        StartReading([](uv_stream_t* s, ssize_t, const uv_buf_t*) {
+          auto* c = static_cast<Conn*>(s->data);
+          if (!c->busy) c->Close();
+        });
       } else {
         Close();
       }
@@ -176,15 +193,82 @@ struct Client::Conn {
       }
       c->connected = true;
       uv_tcp_nodelay(&c->tcp, 1);
-      c->Send();
+      if (c->req.tls) {
+        c->StartTls();
+      } else {
+        c->Send();
+      }
     });
     if (r != 0) Fail(Status::Unavailable("connect " + key + ": " + uv_strerror(r)));
   }
 
+  // (Re)starts reading into readbuf with `cb`; replaces any previous read callback.
+  void StartReading(uv_read_cb cb) {
+    uv_read_stop(stream());
+    uv_read_start(
+        stream(),
+        [](uv_handle_t* h, size_t, uv_buf_t* b) {
+          auto* c = static_cast<Conn*>(h->data);
+          *b = uv_buf_init(c->readbuf, sizeof c->readbuf);
+        },
+        cb);
+  }
+
+  // Queues `data` on the socket. Returns false (after failing the request) when libuv refuses.
+  bool Write(std::string data) {
+    auto* w = new WriteReq{uv_write_t{}, std::move(data), this};
+    w->w.data = w;
+    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+    int r = uv_write(&w->w, stream(), &buf, 1, [](uv_write_t* req, int status) {
+      // Runs before the handle's close callback (libuv cancels pending writes first), so the
+      // Conn is still alive here.
+      auto* wr = static_cast<WriteReq*>(req->data);
+      Conn* c = wr->conn;
+      delete wr;
+      if (status != 0 && !c->closing && !c->done) {
+        c->Fail(Status::Unavailable("send to " + c->key + ": " + uv_strerror(status)));
+      }
+    });
+    if (r != 0) {
+      delete w;
+      Fail(Status::Unavailable("send to " + key + ": " + uv_strerror(r)));
+      return false;
+    }
+    return true;
+  }
+
+  // Sends whatever the TLS session produced (handshake messages, records, alerts).
+  bool FlushTls() { return !tls->HasCiphertext() || Write(tls->TakeCiphertext()); }
+
+  void StartTls() {
+    auto session = req.tls->NewSession(req.tls->ServerNameFor(req.host));
+    if (!session.ok()) {
+      const Status& s = session.status();
+      Fail(Status(s.code(), "tls setup for " + key + ": " + std::string(s.message())));
+      return;
+    }
+    tls = std::move(session).value();
+    StartReading(&Conn::OnRead);
+    DriveHandshake();
+  }
+
+  void DriveHandshake() {
+    Status s = tls->Handshake();
+    if (!FlushTls()) return;
+    if (!s.ok()) {
+      Fail(Status(s.code(), "tls handshake with " + key + ": " + std::string(s.message())));
+      return;
+    }
+    if (!tls->handshake_done()) return;
+    Send();
+    // Records that arrived together with the last handshake message.
+    if (!done && !closing) ReadTls();
+  }
+
   void Send() {
-    out.clear();
+    std::string out;
     out += req.method + " " + req.target + " HTTP/1.1\r\nHost: " + req.host;
-    if (req.port != 80 && req.port != 443) out += ":" + std::to_string(req.port);
+    if (req.port != (req.tls ? 443 : 80)) out += ":" + std::to_string(req.port);
     out += "\r\n";
     bool has_ae = false;
     for (const auto& [k, v] : req.headers) {
@@ -197,54 +281,86 @@ struct Client::Conn {
     }
     out += "\r\n";
     out += req.body;
-    auto* w = new uv_write_t;
-    w->data = this;
-    uv_buf_t buf = uv_buf_init(out.data(), static_cast<unsigned>(out.size()));
-    int r = uv_write(w, reinterpret_cast<uv_stream_t*>(&tcp), &buf, 1, [](uv_write_t* w, int status) {
-      auto* c = static_cast<Conn*>(w->data);
-      delete w;
-      if (status != 0 && !c->closing && !c->done) {
-        c->Fail(Status::Unavailable("send to " + c->key + ": " + uv_strerror(status)));
+    if (tls) {
+      Status s = tls->WritePlaintext(out);
+      if (!s.ok()) {
+        Fail(Status(s.code(), "tls send to " + key + ": " + std::string(s.message())));
+        return;
       }
-    });
-    if (r != 0) {
-      delete w;
-      Fail(Status::Unavailable("send to " + key + ": " + uv_strerror(r)));
+      out = tls->TakeCiphertext();
+    }
+    if (!Write(std::move(out))) return;
+    StartReading(&Conn::OnRead);
+  }
+
+  static void OnRead(uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
+    auto* c = static_cast<Conn*>(s->data);
+    if (c->done || c->closing) return;
+    if (n < 0) {
+      c->OnEof(n == UV_EOF);
       return;
     }
-    uv_read_start(
-        reinterpret_cast<uv_stream_t*>(&tcp),
-        [](uv_handle_t* h, size_t, uv_buf_t* b) {
-          auto* c = static_cast<Conn*>(h->data);
-          *b = uv_buf_init(c->readbuf, sizeof c->readbuf);
-        },
-        [](uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
-          auto* c = static_cast<Conn*>(s->data);
-          if (c->done || c->closing) return;
-          if (n < 0) {
-            if (n == UV_EOF && llhttp_message_needs_eof(&c->parser)) {
-              if (llhttp_finish(&c->parser) == HPE_OK) {
-                c->keep_alive = false;
-                c->Complete();
-                return;
-              }
-            }
-            c->Fail(Status::Unavailable("connection to " + c->key + " closed before the response ended"));
-            return;
-          }
-          llhttp_errno_t err = llhttp_execute(&c->parser, b->base, static_cast<size_t>(n));
-          if (err == HPE_PAUSED) {
-            c->Complete();
-          } else if (err != HPE_OK && !c->done) {
-            if (c->over_limit) {
-              c->Fail(Status::ResourceExhausted("response body from " + c->key + " exceeds " +
-                                                std::to_string(c->req.max_body_bytes) + " bytes"));
-            } else {
-              c->Fail(Status::InvalidArgument(std::string("malformed HTTP response from ") + c->key +
-                                              ": " + llhttp_get_error_reason(&c->parser)));
-            }
-          }
-        });
+    if (!c->tls) {
+      c->Parse(b->base, static_cast<size_t>(n));
+      return;
+    }
+    c->tls->FeedCiphertext(std::string_view(b->base, static_cast<size_t>(n)));
+    if (!c->tls->handshake_done()) {
+      c->DriveHandshake();
+    } else {
+      c->ReadTls();
+    }
+  }
+
+  // Decrypts what has arrived and parses the plaintext; a close_notify counts as EOF.
+  void ReadTls() {
+    std::string plain;
+    Status s = tls->ReadPlaintext(plain);
+    if (!FlushTls()) return;
+    if (!s.ok()) {
+      Fail(Status(s.code(), "tls read from " + key + ": " + std::string(s.message())));
+      return;
+    }
+    if (!plain.empty()) {
+      Parse(plain.data(), plain.size());
+      if (done || closing) return;
+    }
+    if (tls->peer_closed()) OnEof(true);
+  }
+
+  // The peer closed (clean: TCP EOF or TLS close_notify; else a read error such as a reset)
+  // while a request is in flight.
+  void OnEof(bool clean) {
+    if (tls && !tls->handshake_done()) {
+      Status s = tls->ClosedDuringHandshake();
+      Fail(Status(s.code(), "tls handshake with " + key + ": " + std::string(s.message())));
+      return;
+    }
+    if (clean && llhttp_message_needs_eof(&parser)) {
+      // llhttp_finish runs on_message_complete, which pauses the parser: HPE_PAUSED is success.
+      llhttp_errno_t err = llhttp_finish(&parser);
+      if (err == HPE_OK || err == HPE_PAUSED) {
+        keep_alive = false;
+        Complete();
+        return;
+      }
+    }
+    Fail(Status::Unavailable("connection to " + key + " closed before the response ended"));
+  }
+
+  void Parse(const char* data, size_t n) {
+    llhttp_errno_t err = llhttp_execute(&parser, data, n);
+    if (err == HPE_PAUSED) {
+      Complete();
+    } else if (err != HPE_OK && !done) {
+      if (over_limit) {
+        Fail(Status::ResourceExhausted("response body from " + key + " exceeds " +
+                                       std::to_string(req.max_body_bytes) + " bytes"));
+      } else {
+        Fail(Status::InvalidArgument(std::string("malformed HTTP response from ") + key + ": " +
+                                     llhttp_get_error_reason(&parser)));
+      }
+    }
   }
 
   void Complete() {
@@ -280,10 +396,10 @@ void Client::CloseIdle() {
 }
 
 void Client::Do(ClientRequest req, ClientCallback cb) {
-  std::string key = req.host + ":" + std::to_string(req.port);
+  std::string pool_key = PoolKey(req);
   Conn* c = nullptr;
   for (auto it = idle_.begin(); it != idle_.end(); ++it) {
-    if ((*it)->key == key) {
+    if ((*it)->pool_key == pool_key) {
       c = *it;
       idle_.erase(it);
       break;
@@ -293,7 +409,8 @@ void Client::Do(ClientRequest req, ClientCallback cb) {
     c = new Conn();
     c->client = this;
     c->client_alive = alive_;
-    c->key = key;
+    c->key = req.host + ":" + std::to_string(req.port);
+    c->pool_key = std::move(pool_key);
     uv_tcp_init(loop_.raw(), &c->tcp);
     uv_timer_init(loop_.raw(), &c->timer);
     c->tcp.data = c;

@@ -36,7 +36,7 @@ class MetricSet {
 
   // Adds one sample to family `name` (created on first use with `help` and `type`; later calls
   // keep the first help and type). Label order does not matter; labels with an empty value are
-  // kept (client_golang writes them as label="").
+  // kept (client_golang writes them as label=""); invalid UTF-8 in values becomes U+FFFD.
   void Add(std::string_view name, std::string_view help, MetricType type, double value,
            std::initializer_list<Label> labels = {}) {
     Add(name, help, type, value, std::span<const Label>(labels.begin(), labels.size()));
@@ -84,6 +84,7 @@ class MetricSet {
   };
   std::string_view View(Ref r) const { return std::string_view(arena_.data() + r.off, r.len); }
   Ref Store(std::string_view s);
+  Ref StoreUtf8(std::string_view s);
 
   std::vector<Family> families_;
   struct StringHash {

@@ -52,6 +52,16 @@ TEST(MetricSet, FewerLabelsSortFirstAndValuesCompareBytewise) {
                  "m{a=\"x\",b=\"y\"} 1\n");
 }
 
+TEST(MetricSet, InvalidUtf8InLabelValuesIsReplaced) {
+  MetricSet s;
+  s.Gauge("m", "h", 1, {{"v", "ok\xff\xc3(\xe2\x82\xac"}});
+  Encoder enc;
+  std::string out;
+  const MetricSet* sets[] = {&s};
+  enc.Encode(sets, out);
+  EXPECT_EQ(out, "# HELP m h\n# TYPE m gauge\nm{v=\"ok\xef\xbf\xbd\xef\xbf\xbd(\xe2\x82\xac\"} 1\n");
+}
+
 TEST(MetricSet, ClearKeepsFamiliesButDropsSamples) {
   MetricSet s;
   s.Gauge("m", "h", 1);

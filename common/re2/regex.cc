@@ -53,6 +53,34 @@ bool Regex::PartialMatch(std::string_view s) const {
   return ::re2::RE2::PartialMatch(::re2::StringPiece(s.data(), s.size()), *impl_->re);
 }
 
+namespace {
+
+// Length of the template name at the start of `s`: the longest run of Unicode letters (\p{L}),
+// decimal digits (\p{Nd}) and '_', as Go's regexp.extract (unicode.IsLetter/IsDigit).
+size_t NameLength(std::string_view s) {
+  static const ::re2::RE2 kName("[\\p{L}\\p{Nd}_]+");
+  ::re2::StringPiece m;
+  if (!kName.Match(::re2::StringPiece(s.data(), s.size()), 0, s.size(), ::re2::RE2::ANCHOR_START,
+                   &m, 1)) {
+    return 0;
+  }
+  return m.size();
+}
+
+// Go's extract(): the group number `name` denotes, or -1 when it is not a number (then it is
+// looked up as a group name). Leading zeros make it a name ("01"), as do 10+ digits.
+int GroupNumber(std::string_view name) {
+  int num = 0;
+  for (char ch : name) {
+    if (ch < '0' || ch > '9' || num >= 100000000) return -1;
+    num = num * 10 + (ch - '0');
+  }
+  if (name.size() > 1 && name[0] == '0') return -1;
+  return num;
+}
+
+}  // namespace
+
 bool Regex::ExpandMatch(std::string_view s, std::string_view rewrite, std::string& out) const {
   const ::re2::RE2& re = *impl_->re;
   int n = re.NumberOfCapturingGroups() + 1;
@@ -63,49 +91,43 @@ bool Regex::ExpandMatch(std::string_view s, std::string_view rewrite, std::strin
   }
   const auto& names = re.NamedCapturingGroups();
   out.clear();
-  // Go's Expand: $name or ${name}; name is the longest run of [A-Za-z0-9_]; $$ is a literal $.
-  // A name that is a number refers to that group; an unknown name expands to "".
-  for (size_t i = 0; i < rewrite.size(); ++i) {
-    char c = rewrite[i];
-    if (c != '$' || i + 1 >= rewrite.size()) {
-      out += c;
-      continue;
+  // Go's regexp.Expand: "$$" is a literal '$'; "$name" and "${name}" take the longest name of
+  // letters, digits and '_'; a name that is a number (no leading zero) is a group index, else a
+  // group name; an unknown or unmatched group expands to "". A malformed reference ("$", "${}",
+  // "${x", "$-") keeps the '$' as text.
+  size_t i = 0;
+  while (i < rewrite.size()) {
+    size_t dollar = rewrite.find('$', i);
+    if (dollar == std::string_view::npos) {
+      out.append(rewrite.substr(i));
+      break;
     }
-    if (rewrite[i + 1] == '$') {
+    out.append(rewrite.substr(i, dollar - i));
+    i = dollar + 1;
+    if (i < rewrite.size() && rewrite[i] == '$') {
       out += '$';
       ++i;
       continue;
     }
-    std::string name;
-    size_t j = i + 1;
-    bool braced = rewrite[j] == '{';
+    size_t j = i;
+    bool braced = j < rewrite.size() && rewrite[j] == '{';
     if (braced) ++j;
-    size_t start = j;
-    while (j < rewrite.size() && (std::isalnum(static_cast<unsigned char>(rewrite[j])) ||
-                                  rewrite[j] == '_')) {
-      ++j;
-    }
-    name = std::string(rewrite.substr(start, j - start));
-    if (braced) {
-      if (j >= rewrite.size() || rewrite[j] != '}' || name.empty()) {
-        out += c;  // not a valid reference: keep the '$' literally
-        continue;
-      }
-      ++j;
-    }
-    if (name.empty()) {
-      out += c;
+    size_t len = NameLength(rewrite.substr(j));
+    if (len == 0 || (braced && (j + len >= rewrite.size() || rewrite[j + len] != '}'))) {
+      out += '$';  // malformed: the '$' is text, and the rest is read again as text
       continue;
     }
-    int idx = -1;
-    bool numeric = std::all_of(name.begin(), name.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); });
-    if (numeric) {
-      idx = name.size() < 9 ? std::stoi(name) : -1;
-    } else if (auto it = names.find(name); it != names.end()) {
-      idx = it->second;
+    std::string_view name = rewrite.substr(j, len);
+    i = j + len + (braced ? 1 : 0);
+    int idx = GroupNumber(name);
+    if (idx < 0) {
+      auto it = names.find(std::string(name));
+      if (it != names.end()) idx = it->second;
     }
-    if (idx >= 0 && idx < n) out.append(groups[static_cast<size_t>(idx)].data(), groups[static_cast<size_t>(idx)].size());
-    i = j - 1;
+    if (idx >= 0 && idx < n) {
+      const ::re2::StringPiece& g = groups[static_cast<size_t>(idx)];
+      out.append(g.data(), g.size());
+    }
   }
   return true;
 }

@@ -59,11 +59,13 @@ std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
-// Upstream's e2e flags (README, step 2) with paths rewritten to our unpacked tree.
-std::vector<std::string> UpstreamFlags(const std::string& fx, const std::string& tmp) {
+// Upstream's e2e flags (README, step 2). The sysfs and udev trees are unpacked under
+// tmp/collector/fixtures and given relative to tmp, the agent's working directory, because
+// some labels (rapl's path) carry the --path.sysfs value as upstream passed it.
+std::vector<std::string> UpstreamFlags(const std::string& fx, const std::string&) {
   std::vector<std::string> f = {
-      "--path.rootfs=" + fx, "--path.procfs=" + fx + "/proc", "--path.sysfs=" + tmp + "/sys",
-      "--path.udev.data=" + tmp + "/udev/data"};
+      "--path.rootfs=" + fx, "--path.procfs=" + fx + "/proc",
+      "--path.sysfs=collector/fixtures/sys", "--path.udev.data=collector/fixtures/udev/data"};
   for (const char* c :
        {"arp", "bcache", "bcachefs", "bonding", "btrfs", "buddyinfo", "cgroups", "conntrack", "cpu",
         "cpufreq", "cpu_vulnerabilities", "diskstats", "dmi", "drbd", "edac", "entropy",
@@ -104,9 +106,9 @@ TEST(AgentE2E, ParityWithNodeExporterFixtures) {
   std::string fx = SharedDir() + "/peer/node_exporter/fixtures";
   std::string tmp = fs::temp_directory_path() / ("lookout-e2e-" + std::to_string(getpid()));
   fs::remove_all(tmp);
-  ASSERT_TRUE(ExtractTtar(fx + "/sys.ttar", tmp).ok());
-  ASSERT_TRUE(ExtractTtar(fx + "/udev.ttar", tmp).ok());
-  std::string agent = BuildDir() + "/agent/lookout-agent";
+  ASSERT_TRUE(ExtractTtar(fx + "/sys.ttar", tmp + "/collector/fixtures").ok());
+  ASSERT_TRUE(ExtractTtar(fx + "/udev.ttar", tmp + "/collector/fixtures").ok());
+  std::string agent = fs::absolute(BuildDir() + "/agent/lookout-agent").string();
 
   // Keep only the flags our --help lists (as upstream's script drops unsupported ones).
   RunResult help = RunCommand({agent, "--help"}, std::chrono::seconds(10));
@@ -124,7 +126,7 @@ TEST(AgentE2E, ParityWithNodeExporterFixtures) {
       dropped.push_back(name);
     }
   }
-  RunResult run = RunCommand(argv, std::chrono::seconds(60));
+  RunResult run = RunCommand(argv, std::chrono::seconds(60), tmp);
   ASSERT_EQ(run.exit_code, 0) << run.err;
 
   auto expected = ParseFamilies(ReadAll(fx + "/e2e-output.txt"));

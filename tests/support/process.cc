@@ -22,7 +22,8 @@ std::vector<char*> CArgs(const std::vector<std::string>& argv) {
 }
 }  // namespace
 
-RunResult RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds limit) {
+RunResult RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds limit,
+                     const std::string& cwd) {
   RunResult res;
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return res;
@@ -31,6 +32,7 @@ RunResult RunCommand(const std::vector<std::string>& argv, std::chrono::millisec
   if (pid == 0) {
     dup2(out[1], 1);
     dup2(err[1], 2);
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
     execvp(args[0], args.data());
     _exit(127);
   }

@@ -17,7 +17,9 @@ struct RunResult {
 };
 
 // Runs argv[0] with argv, waits at most `limit`, and returns what it printed.
-RunResult RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds limit);
+// `cwd`, when not empty, is the child's working directory.
+RunResult RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds limit,
+                     const std::string& cwd = "");
 
 class Child {
  public:
