@@ -2,10 +2,12 @@
 // Flags, wiring and signals only; collectors live in agent/collectors/.
 
 #include <CLI/CLI.hpp>
+#include <malloc.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -60,6 +62,12 @@ bool ParseDuration(const std::string& s, std::chrono::milliseconds& out) {
 
 int main(int argc, char** argv) try {
   using agent::FlagSpec;
+  // One malloc arena for all threads. By default glibc gives each thread that allocates (the
+  // collector runners, libuv's pool running scrapes) an arena of its own, whose touched pages stay
+  // resident: about 0.8 MiB more RSS after 4 concurrent scrapers (bench/agent_vs_node_exporter).
+  // A steady-state scrape hardly allocates, so the shared arena's lock is not contended.
+  // Before any thread starts; MALLOC_ARENA_MAX in the environment still overrides it.
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 1);
   std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"lookout-agent: host metrics for Prometheus, with node_exporter's names."};
   app.get_formatter()->column_width(60);

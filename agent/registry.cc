@@ -2,54 +2,63 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <system_error>
+#include <thread>
 
 namespace agent {
 
-Registry::Registry(Options opts, common::log::Logger log) : opts_(opts), log_(std::move(log)) {}
+Registry::Registry(Options opts, common::log::Logger log)
+    : opts_(opts), log_(std::move(log)), core_(std::make_shared<Core>()) {
+  if (opts_.parallelism == 0) opts_.parallelism = std::max(2u, std::thread::hardware_concurrency());
+}
 
 Registry::~Registry() {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  for (auto& s : slots_) {
-    if (!s->thread.joinable()) continue;
-    bool stuck;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      stuck = s->state == State::kRunning;
-    }
-    // A collector stuck in a kernel read cannot be interrupted; leave it to process exit.
-    if (stuck) {
-      s->thread.detach();
-      (void)s.release();
-    } else {
-      s->thread.join();
-    }
-  }
+  std::unique_lock<std::mutex> l(core_->mu);
+  core_->stopping = true;
+  core_->queue.clear();
+  core_->work.notify_all();
+  // A runner stuck in a kernel read cannot be interrupted; it keeps core_ alive and exits when its
+  // call returns (or with the process).
+  core_->exited.wait(l, [&] { return core_->runners == core_->running; });
 }
 
 void Registry::Add(std::string name, std::unique_ptr<Collector> c) {
   auto s = std::make_unique<Slot>();
   s->name = std::move(name);
   s->collector = std::move(c);
-  slots_.push_back(std::move(s));
+  std::lock_guard<std::mutex> l(core_->mu);
+  core_->slots.push_back(std::move(s));
 }
 
 void Registry::Start() {
-  for (auto& s : slots_) s->thread = std::thread(&Registry::Work, this, s.get());
+  std::lock_guard<std::mutex> l(core_->mu);
+  SpawnRunners();
 }
 
-void Registry::Work(Slot* s) {
-  uint64_t seen = 0;
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [&] { return stopping_ || s->generation != seen; });
-      if (stopping_) return;
-      seen = s->generation;
+void Registry::SpawnRunners() {
+  Core& c = *core_;
+  while (c.runners - c.running < opts_.parallelism) {
+    try {
+      std::thread(&Registry::Run, core_, opts_.parallelism).detach();
+    } catch (const std::system_error& e) {
+      log_.Error("cannot start a collector runner", {{"err", e.what()}});
+      return;
     }
+    ++c.runners;
+  }
+}
+
+void Registry::Run(std::shared_ptr<Core> core, unsigned parallelism) {
+  Core& c = *core;
+  std::unique_lock<std::mutex> l(c.mu);
+  for (;;) {
+    c.work.wait(l, [&] { return c.stopping || !c.queue.empty(); });
+    if (c.stopping) break;
+    Slot* s = c.queue.front();
+    c.queue.pop_front();
+    s->state = State::kRunning;
+    ++c.running;
+    l.unlock();
     s->set.Clear();
     auto t0 = std::chrono::steady_clock::now();
     Status st;
@@ -59,14 +68,18 @@ void Registry::Work(Slot* s) {
       st = Status::Internal(std::string("exception: ") + e.what());
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      s->status = std::move(st);
-      s->seconds = secs;
-      s->state = State::kDone;
-    }
-    cv_.notify_all();
+    l.lock();
+    --c.running;
+    s->status = std::move(st);
+    s->seconds = secs;
+    s->state = State::kDone;
+    // A run queued by an earlier pass (one that timed out) is not waited for.
+    if (s->pass == c.pass && c.pending > 0 && --c.pending == 0) c.done.notify_one();
+    // A replacement was started while this runner was stuck: leave if the others suffice.
+    if (c.runners - c.running > parallelism) break;
   }
+  --c.runners;
+  c.exited.notify_all();
 }
 
 void Registry::LogFailure(Slot& s, const std::string& err) {
@@ -81,39 +94,53 @@ void Registry::LogFailure(Slot& s, const std::string& err) {
 void Registry::Gather(std::string& out) {
   std::lock_guard<std::mutex> gl(gather_mu_);
   auto deadline = std::chrono::steady_clock::now() + opts_.timeout;
-  std::vector<Slot*> busy;  // already running when this scrape began
+  Core& c = *core_;
   {
-    std::lock_guard<std::mutex> l(mu_);
-    for (auto& s : slots_) {
-      if (s->state == State::kRunning) {
-        busy.push_back(s.get());
-        continue;
-      }
-      s->state = State::kRunning;
-      s->generation++;
+    std::lock_guard<std::mutex> l(c.mu);
+    ++c.pass;
+    c.pending = 0;
+    for (auto& s : c.slots) {
+      if (s->state == State::kRunning) continue;  // stuck since an earlier scrape
+      s->state = State::kQueued;
+      s->pass = c.pass;
+      ++c.pending;
+      c.queue.push_back(s.get());
     }
+    // Runners stuck in a collector do not count: hung reads never exhaust the pool.
+    SpawnRunners();
   }
-  cv_.notify_all();
+  c.work.notify_all();
   self_.Clear();
   if (extra_) extra_(self_);
   sets_.clear();
   sets_.push_back(&self_);
   {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait_until(l, deadline, [&] {
-      for (auto& s : slots_) {
-        if (s->state == State::kRunning &&
-            std::find(busy.begin(), busy.end(), s.get()) == busy.end()) {
-          return false;
+    std::unique_lock<std::mutex> l(c.mu);
+    // Every `stall` without the pass finishing, one more runner is started if all are inside a
+    // collector and some are still queued: collectors hung in the first scrape do not hold up
+    // those queued behind them for the whole deadline. Extra runners exit once idle.
+    auto stall = std::min<std::chrono::steady_clock::duration>(std::chrono::seconds(1),
+                                                               opts_.timeout / 5);
+    for (;;) {
+      auto until = std::min(deadline, std::chrono::steady_clock::now() + stall);
+      if (c.done.wait_until(l, until, [&] { return c.pending == 0; })) break;
+      if (until >= deadline) break;
+      if (!c.queue.empty() && c.running == c.runners) {
+        try {
+          std::thread(&Registry::Run, core_, opts_.parallelism).detach();
+          ++c.runners;
+        } catch (const std::system_error& e) {
+          log_.Error("cannot start a collector runner", {{"err", e.what()}});
         }
       }
-      return true;
-    });
-    for (auto& s : slots_) {
-      bool was_busy = std::find(busy.begin(), busy.end(), s.get()) != busy.end();
+    }
+    // Collectors not started by the deadline are not run in this scrape.
+    for (Slot* s : c.queue) s->state = State::kIdle;
+    c.queue.clear();
+    for (auto& s : c.slots) {
       double secs;
       bool ok;
-      if (s->state == State::kDone && !was_busy) {
+      if (s->pass == c.pass && s->state == State::kDone) {
         ok = s->status.ok();
         secs = s->seconds;
         if (!ok) LogFailure(*s, s->status.ToString());
@@ -122,8 +149,9 @@ void Registry::Gather(std::string& out) {
       } else {
         ok = false;
         secs = std::chrono::duration<double>(opts_.timeout).count();
-        LogFailure(*s, was_busy ? "collector still running from an earlier scrape"
-                                : "collector exceeded --collector.timeout");
+        LogFailure(*s, s->pass != c.pass      ? "collector still running from an earlier scrape"
+                       : s->state == State::kIdle ? "collector not started within --collector.timeout"
+                                                  : "collector exceeded --collector.timeout");
       }
       self_.Gauge("node_scrape_collector_duration_seconds",
                   "Seconds the collector took in this scrape.", secs, {{"collector", s->name}});
@@ -132,8 +160,8 @@ void Registry::Gather(std::string& out) {
                   {{"collector", s->name}});
     }
   }
-  // Workers that finished are idle until the next generation; those still running only touch
-  // their own set, which is not in sets_.
+  // Slots done in this pass are idle until the next one queues them; runners still inside a
+  // collector only touch that collector's set, which is not in sets_.
   encoder_.Encode(sets_, out);
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 namespace agent {
@@ -35,7 +36,8 @@ class HangingCollector : public Collector {
 };
 
 TEST(Registry, ReportsSuccessFailureAndTimeouts) {
-  static std::atomic<bool> release{false};
+  static std::atomic<bool> release;
+  release = false;
   {
     Registry r({std::chrono::milliseconds(200)}, common::log::Logger("test"));
     r.Add("good", std::make_unique<FixedCollector>(5, Status::Ok()));
@@ -60,6 +62,55 @@ TEST(Registry, ReportsSuccessFailureAndTimeouts) {
     EXPECT_NE(out.find("node_scrape_collector_success{collector=\"hung\"} 1"), std::string::npos);
     EXPECT_NE(out.find("node_hung_value 1"), std::string::npos);
   }
+}
+
+int Threads() {
+  int n = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+// The thread count once it is at most `n`, or after 2s. A runner leaves the pool's count before
+// its OS thread is gone from /proc/self/task.
+int ThreadsSettledAtMost(int n) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  int t;
+  while ((t = Threads()) > n && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return t;
+}
+
+// More hung collectors than runners: the others still run in the first scrape (a runner is added
+// when all are stuck), and the extra runners exit once the hung calls return.
+TEST(Registry, HungCollectorsDoNotExhaustThePool) {
+  static std::atomic<bool> release;
+  release = false;
+  int threads0 = ThreadsSettledAtMost(1);  // the main thread, once earlier tests' runners exit
+  {
+    Registry r({std::chrono::milliseconds(400), 2}, common::log::Logger("test"));
+    for (int i = 0; i < 3; ++i)
+      r.Add("hung" + std::to_string(i), std::make_unique<HangingCollector>(&release));
+    r.Add("good", std::make_unique<FixedCollector>(5, Status::Ok()));
+    r.Start();
+    for (int scrape = 0; scrape < 3; ++scrape) {
+      std::string out;
+      r.Gather(out);
+      EXPECT_NE(out.find("node_scrape_collector_success{collector=\"good\"} 1"), std::string::npos)
+          << "scrape " << scrape;
+      EXPECT_NE(out.find("node_scrape_collector_success{collector=\"hung0\"} 0"), std::string::npos);
+    }
+    EXPECT_GT(Threads(), threads0 + 2);
+    release = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (int scrape = 0; scrape < 3; ++scrape) {
+      std::string out;
+      r.Gather(out);
+      EXPECT_NE(out.find("node_scrape_collector_success{collector=\"hung2\"} 1"), std::string::npos);
+    }
+    EXPECT_EQ(ThreadsSettledAtMost(threads0 + 2), threads0 + 2);  // back to `parallelism` runners
+  }
+  // The destructor waits for idle runners to exit.
+  EXPECT_EQ(ThreadsSettledAtMost(threads0), threads0);
 }
 
 }  // namespace

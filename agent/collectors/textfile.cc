@@ -5,10 +5,6 @@
 //
 // The collector itself always succeeds, as node_exporter's does: problems are reported through
 // node_textfile_scrape_error.
-//
-// Limitation: MetricSet holds one value per sample name, so summary and histogram families
-// (which need _sum/_count/_bucket lines under one TYPE) are not exported yet; they are parsed
-// and merged, and are exported once the metrics layer can express them.
 
 #include "agent/procfs/textfile.h"
 
@@ -29,11 +25,16 @@ class TextfileCollector : public Collector {
   Status Update(MetricSet& out) override {
     reader_.Read(directories_, result_);
     for (const procfs::TextFamily& f : result_.families) {
-      if (f.type == MetricType::kSummary || f.type == MetricType::kHistogram) continue;
       for (const procfs::TextMetric& m : f.metrics) {
         labels_.clear();
         for (const auto& [k, v] : m.labels) labels_.push_back({k, v});
-        out.Add(f.name, f.help, f.type, m.value, labels_);
+        if (f.type == MetricType::kSummary) {
+          out.AddSummary(f.name, f.help, labels_, m.quantiles, m.sum, m.count);
+        } else if (f.type == MetricType::kHistogram) {
+          out.AddHistogram(f.name, f.help, labels_, m.buckets, m.sum, m.count);
+        } else {
+          out.Add(f.name, f.help, f.type, m.value, labels_);
+        }
       }
     }
     for (const auto& [file, mtime] : result_.mtimes) {

@@ -150,6 +150,9 @@ class ScrapeLoop : public std::enable_shared_from_this<ScrapeLoop> {
   }
 
   const TargetStatus& status() const { return status_; }
+  // The target's labels before relabeling may change while its final labels stay (e.g. it moved
+  // to another file_sd file); /api/v1/targets shows the latest, as Prometheus does.
+  void SetDiscovered(Labels discovered) { status_.discovered = std::move(discovered); }
 
  private:
   void Tick() {
@@ -445,6 +448,7 @@ void Manager::Sync(const std::string& job, const std::vector<discovery::TargetGr
       if (next.count(key)) continue;  // the same target twice
       auto existing = pool.loops.find(key);
       if (existing != pool.loops.end()) {
+        existing->second->SetDiscovered(std::move(tl.discovered));
         next[key] = existing->second;
         pool.loops.erase(existing);
         continue;

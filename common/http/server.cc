@@ -113,7 +113,11 @@ struct Server::Conn : std::enable_shared_from_this<Server::Conn> {
   uint64_t seq = 0;
   int open_handles = 0;
   std::string pending;  // bytes read past a paused request
-  char readbuf[65536];
+  // A separate, uninitialized allocation: make_shared<Conn>() value-initializes, which would zero
+  // (and so make resident) 64 KiB per connection when only the first page is used by most
+  // requests.
+  static constexpr size_t kReadBuf = 65536;
+  std::unique_ptr<char[]> readbuf{new char[kReadBuf]};
 
   void FlushHeader() {
     if (!field.empty() || !value.empty()) {
@@ -243,7 +247,7 @@ struct Server::Conn : std::enable_shared_from_this<Server::Conn> {
         reinterpret_cast<uv_stream_t*>(&tcp),
         [](uv_handle_t* h, size_t, uv_buf_t* b) {
           auto* c = static_cast<Conn*>(h->data);
-          *b = uv_buf_init(c->readbuf, sizeof c->readbuf);
+          *b = uv_buf_init(c->readbuf.get(), Conn::kReadBuf);
         },
         &Conn::OnRead);
   }
@@ -410,7 +414,7 @@ Status Server::Listen(std::string_view address) {
           reinterpret_cast<uv_stream_t*>(&c->tcp),
           [](uv_handle_t* h, size_t, uv_buf_t* b) {
             auto* c = static_cast<Conn*>(h->data);
-            *b = uv_buf_init(c->readbuf, sizeof c->readbuf);
+            *b = uv_buf_init(c->readbuf.get(), Conn::kReadBuf);
           },
           &Conn::OnRead);
     });

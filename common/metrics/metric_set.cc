@@ -1,6 +1,8 @@
 #include "common/metrics/metric_set.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 namespace common::metrics {
 
@@ -54,6 +56,21 @@ MetricSet::Ref MetricSet::Store(std::string_view s) {
   return r;
 }
 
+uint32_t MetricSet::AddLabels(std::span<const Label> labels) {
+  uint32_t begin = static_cast<uint32_t>(labels_.size());
+  for (const Label& l : labels) {
+    LabelRec rec{Store(l.name), StoreUtf8(l.value)};
+    // Insertion sort by name: label sets are small.
+    labels_.push_back(rec);
+    size_t i = labels_.size() - 1;
+    while (i > begin && View(labels_[i - 1].name) > View(labels_[i].name)) {
+      std::swap(labels_[i - 1], labels_[i]);
+      --i;
+    }
+  }
+  return begin;
+}
+
 void MetricSet::Add(std::string_view name, std::string_view help, MetricType type, double value,
                     std::span<const Label> labels) {
   uint32_t fam;
@@ -66,24 +83,42 @@ void MetricSet::Add(std::string_view name, std::string_view help, MetricType typ
     fam = it->second;
   }
   families_[fam].samples++;
-  uint32_t begin = static_cast<uint32_t>(labels_.size());
-  for (const Label& l : labels) {
-    LabelRec rec{Store(l.name), StoreUtf8(l.value)};
-    // Insertion sort by name: label sets are small.
-    labels_.push_back(rec);
-    size_t i = labels_.size() - 1;
-    while (i > begin && View(labels_[i - 1].name) > View(labels_[i].name)) {
-      std::swap(labels_[i - 1], labels_[i]);
-      --i;
-    }
-  }
+  uint32_t begin = AddLabels(labels);
   samples_.push_back(Sample{fam, begin, static_cast<uint32_t>(labels_.size() - begin), value});
+}
+
+void MetricSet::AddSummary(std::string_view name, std::string_view help,
+                           std::span<const Label> labels,
+                           std::span<const std::pair<double, double>> quantiles, double sum,
+                           uint64_t count) {
+  Add(name, help, MetricType::kSummary, sum, labels);
+  Sample& s = samples_.back();
+  s.extra_begin = static_cast<uint32_t>(extras_.size());
+  s.extra_count = static_cast<uint32_t>(quantiles.size());
+  s.count = count;
+  extras_.insert(extras_.end(), quantiles.begin(), quantiles.end());
+}
+
+void MetricSet::AddHistogram(std::string_view name, std::string_view help,
+                             std::span<const Label> labels,
+                             std::span<const std::pair<double, uint64_t>> buckets, double sum,
+                             uint64_t count) {
+  Add(name, help, MetricType::kHistogram, sum, labels);
+  Sample& s = samples_.back();
+  s.extra_begin = static_cast<uint32_t>(extras_.size());
+  s.count = count;
+  for (const auto& [le, c] : buckets) {
+    if (std::isinf(le)) continue;  // the +Inf bucket is written from `count`
+    extras_.push_back({le, static_cast<double>(c)});
+  }
+  s.extra_count = static_cast<uint32_t>(extras_.size() - s.extra_begin);
 }
 
 void MetricSet::Clear() {
   for (auto& f : families_) f.samples = 0;
   samples_.clear();
   labels_.clear();
+  extras_.clear();
   arena_.clear();
 }
 
@@ -129,22 +164,53 @@ void Encoder::Encode(std::span<const MetricSet* const> sets, std::string& out) {
     expfmt::AppendHelp(out, head.name, head.help);
     expfmt::AppendType(out, head.name, head.type);
     for (const SampleRef& r : samples_) {
-      out += head.name;
-      if (r.sample->label_count > 0) {
-        out += '{';
-        for (uint32_t i = 0; i < r.sample->label_count; ++i) {
-          const auto& l = r.set->labels_[r.sample->label_begin + i];
+      const MetricSet& set = *r.set;
+      const MetricSet::Sample& smp = *r.sample;
+      // One line: name+suffix{labels[,extra="v"]} value
+      auto line = [&](std::string_view suffix, std::string_view extra_name, double extra,
+                      double value) {
+        out += head.name;
+        out += suffix;
+        bool any = smp.label_count > 0 || !extra_name.empty();
+        if (any) out += '{';
+        for (uint32_t i = 0; i < smp.label_count; ++i) {
+          const auto& l = set.labels_[smp.label_begin + i];
           if (i > 0) out += ',';
-          out += r.set->View(l.name);
+          out += set.View(l.name);
           out += "=\"";
-          expfmt::AppendLabelValue(out, r.set->View(l.value));
+          expfmt::AppendLabelValue(out, set.View(l.value));
           out += '"';
         }
-        out += '}';
+        if (!extra_name.empty()) {
+          if (smp.label_count > 0) out += ',';
+          out += extra_name;
+          out += "=\"";
+          expfmt::AppendFloat(out, extra);
+          out += '"';
+        }
+        if (any) out += '}';
+        out += ' ';
+        expfmt::AppendFloat(out, value);
+        out += '\n';
+      };
+      if (head.type == MetricType::kSummary && (smp.extra_count > 0 || smp.count > 0)) {
+        for (uint32_t i = 0; i < smp.extra_count; ++i) {
+          const auto& [q, v] = set.extras_[smp.extra_begin + i];
+          line("", "quantile", q, v);
+        }
+        line("_sum", "", 0, smp.value);
+        line("_count", "", 0, static_cast<double>(smp.count));
+      } else if (head.type == MetricType::kHistogram) {
+        for (uint32_t i = 0; i < smp.extra_count; ++i) {
+          const auto& [le, c] = set.extras_[smp.extra_begin + i];
+          line("_bucket", "le", le, c);
+        }
+        line("_bucket", "le", std::numeric_limits<double>::infinity(), static_cast<double>(smp.count));
+        line("_sum", "", 0, smp.value);
+        line("_count", "", 0, static_cast<double>(smp.count));
+      } else {
+        line("", "", 0, smp.value);
       }
-      out += ' ';
-      expfmt::AppendFloat(out, r.sample->value);
-      out += '\n';
     }
     g = end;
   }

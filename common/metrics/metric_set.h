@@ -57,6 +57,16 @@ class MetricSet {
     Add(name, help, MetricType::kUntyped, v, labels);
   }
 
+  // A summary: one line per quantile (label quantile="q" written last, as client_golang), then
+  // name_sum and name_count. `quantiles` are (quantile, value) in the order to write.
+  void AddSummary(std::string_view name, std::string_view help, std::span<const Label> labels,
+                  std::span<const std::pair<double, double>> quantiles, double sum, uint64_t count);
+  // A classic histogram: name_bucket lines with le="bound" (cumulative counts, ascending bounds,
+  // the +Inf bucket added with `count`), then name_sum and name_count.
+  void AddHistogram(std::string_view name, std::string_view help, std::span<const Label> labels,
+                    std::span<const std::pair<double, uint64_t>> buckets, double sum,
+                    uint64_t count);
+
   // Drops all samples, keeps capacity and the family table.
   void Clear();
   size_t size() const { return samples_.size(); }
@@ -80,8 +90,12 @@ class MetricSet {
     uint32_t family;
     uint32_t label_begin;
     uint32_t label_count;
-    double value;
+    double value;            // plain samples; the sum for summaries and histograms
+    uint32_t extra_begin = 0;  // into extras_ (quantiles or buckets)
+    uint32_t extra_count = 0;
+    uint64_t count = 0;      // summaries and histograms
   };
+  uint32_t AddLabels(std::span<const Label> labels);
   std::string_view View(Ref r) const { return std::string_view(arena_.data() + r.off, r.len); }
   Ref Store(std::string_view s);
   Ref StoreUtf8(std::string_view s);
@@ -94,6 +108,7 @@ class MetricSet {
   std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> family_index_;
   std::vector<Sample> samples_;
   std::vector<LabelRec> labels_;
+  std::vector<std::pair<double, double>> extras_;
   std::string arena_;
   mutable uint32_t order_ = 0;  // position in the current Encode() call
 };

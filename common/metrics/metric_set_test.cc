@@ -52,6 +52,28 @@ TEST(MetricSet, FewerLabelsSortFirstAndValuesCompareBytewise) {
                  "m{a=\"x\",b=\"y\"} 1\n");
 }
 
+TEST(MetricSet, SummariesAndHistogramsAsClientGolangWritesThem) {
+  MetricSet s;
+  std::pair<double, double> q[] = {{0.5, 1.5}, {0.99, 3}};
+  Label l[] = {{"job", "b"}};
+  s.AddSummary("rpc_seconds", "RPC latency.", l, q, 42.5, 10);
+  Label l2[] = {{"job", "a"}};
+  std::pair<double, uint64_t> b[] = {{0.1, 2}, {1, 5}};
+  s.AddHistogram("req_seconds", "Request latency.", l2, b, 3.25, 7);
+  Encoder enc;
+  std::string out;
+  const MetricSet* sets[] = {&s};
+  enc.Encode(sets, out);
+  EXPECT_EQ(out,
+            "# HELP req_seconds Request latency.\n# TYPE req_seconds histogram\n"
+            "req_seconds_bucket{job=\"a\",le=\"0.1\"} 2\nreq_seconds_bucket{job=\"a\",le=\"1\"} 5\n"
+            "req_seconds_bucket{job=\"a\",le=\"+Inf\"} 7\nreq_seconds_sum{job=\"a\"} 3.25\n"
+            "req_seconds_count{job=\"a\"} 7\n"
+            "# HELP rpc_seconds RPC latency.\n# TYPE rpc_seconds summary\n"
+            "rpc_seconds{job=\"b\",quantile=\"0.5\"} 1.5\nrpc_seconds{job=\"b\",quantile=\"0.99\"} 3\n"
+            "rpc_seconds_sum{job=\"b\"} 42.5\nrpc_seconds_count{job=\"b\"} 10\n");
+}
+
 TEST(MetricSet, InvalidUtf8InLabelValuesIsReplaced) {
   MetricSet s;
   s.Gauge("m", "h", 1, {{"v", "ok\xff\xc3(\xe2\x82\xac"}});

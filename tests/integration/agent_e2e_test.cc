@@ -182,5 +182,40 @@ TEST(AgentE2E, ParityWithNodeExporterFixtures) {
   fs::remove_all(tmp);
 }
 
+// The textfile collector on each of node_exporter's textfile fixtures gives the samples of the
+// fixture's expected output (<dir>.out); HELP texts are our own, mtimes and scrape timings vary.
+TEST(AgentE2E, TextfileFixturesMatchExpectedOutput) {
+  REQUIRE_SHARED("peer/node_exporter/fixtures/textfile");
+  std::string dir = SharedDir() + "/peer/node_exporter/fixtures/textfile";
+  std::string agent = fs::absolute(BuildDir() + "/agent/lookout-agent").string();
+  auto filter = [](const std::string& text) {
+    std::istringstream in(text);
+    std::string line, out;
+    while (std::getline(in, line)) {
+      if (line.rfind("# HELP", 0) == 0 || line.find("node_scrape_collector") != std::string::npos ||
+          line.find("node_textfile_mtime_seconds") != std::string::npos) {
+        continue;
+      }
+      out += line + "\n";
+    }
+    return out;
+  };
+  int compared = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() != ".out") continue;
+    std::string name = e.path().stem().string();
+    std::string arg = dir + "/" + name;
+    if (name == "glob_extra_dimension") arg = dir + "/*_extra_dimension";
+    if (name == "nonexistent_path") arg = dir + "/nonexistent_path";
+    RunResult r = RunCommand({agent, "--once", "--collector.disable-defaults", "--collector.textfile",
+                              "--web.disable-exporter-metrics", "--collector.textfile.directory=" + arg},
+                             std::chrono::seconds(20), dir);
+    ASSERT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    EXPECT_EQ(filter(r.out), filter(ReadAll(e.path().string()))) << name;
+    ++compared;
+  }
+  EXPECT_GE(compared, 15);
+}
+
 }  // namespace
 }  // namespace tests
