@@ -39,7 +39,7 @@ class Registry {
  public:
   struct Options {
     std::chrono::milliseconds timeout{std::chrono::seconds(10)};
-    // Runners free to take collectors in a scrape; 0: the number of CPUs, at least 2.
+    // Runners free to take collectors in a scrape; 0: the number of CPUs, clamped to [2, 4].
     unsigned parallelism = 0;
   };
   // Adds samples outside the collectors (process and build info); called inside Gather().

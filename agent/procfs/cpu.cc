@@ -42,9 +42,6 @@ Status ParseCpuLine(std::string_view line, std::string_view path, int64_t& id, C
     if (!ParseDouble(field, v)) return Bad(path, "cpu counter");
     *slots[n++] = v / kUserHz;
   }
-  // Kernels since 2.6.11 write at least user, nice, system, idle, iowait, irq, softirq, steal;
-  // fewer means a truncated file (node_exporter's procfs fails the same way).
-  if (n < 4) return Bad(path, "cpu line (too few counters; truncated file?)");
   if (name == "cpu") {
     id = -1;
     return Status::Ok();

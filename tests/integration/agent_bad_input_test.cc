@@ -52,9 +52,9 @@ TEST(AgentBadInput, BrokenFilesFailOnlyTheirCollectors) {
   ASSERT_TRUE(ExtractTtar(fx + "/udev.ttar", tmp.string()).ok());
 
   // Broken inputs, each read by exactly one collector.
-  Write(tmp / "proc/loadavg", "\x01\x02garbage \xff\xfe\n");                 // garbage
+  Truncate(tmp / "proc/loadavg", 5);                                        // truncated
   Write(tmp / "proc/meminfo", "");                                          // empty
-  Truncate(tmp / "proc/stat", 10);                                          // truncated
+  Write(tmp / "proc/stat", "cpu  \x01\x02garbage \xff\xfe 12\nbtime x\n");    // garbage
   Write(tmp / "proc/net/sockstat", "sockets: used\nTCP: inuse x orphan\n");  // garbage
   Truncate(tmp / "proc/pressure/cpu", 12);                                  // truncated
   Write(tmp / "proc/sys/kernel/random/entropy_avail", "");                  // empty
