@@ -12,34 +12,6 @@ namespace agent {
 namespace {
 
 // Go's filepath.Clean, for the path label.
-std::string CleanPath(std::string_view p) {
-  if (p.empty()) return ".";
-  bool rooted = p.front() == '/';
-  std::vector<std::string_view> parts;
-  size_t i = 0;
-  while (i < p.size()) {
-    size_t j = p.find('/', i);
-    if (j == std::string_view::npos) j = p.size();
-    std::string_view e = p.substr(i, j - i);
-    i = j + 1;
-    if (e.empty() || e == ".") continue;
-    if (e == "..") {
-      if (!parts.empty() && parts.back() != "..") {
-        parts.pop_back();
-      } else if (!rooted) {
-        parts.push_back(e);
-      }
-      continue;
-    }
-    parts.push_back(e);
-  }
-  std::string out = rooted ? "/" : "";
-  for (size_t k = 0; k < parts.size(); ++k) {
-    if (k > 0) out += '/';
-    out.append(parts[k]);
-  }
-  return out.empty() ? "." : out;
-}
 
 // node_exporter's SanitizeMetricName: each run of characters outside [0-9A-Za-z_], with the
 // underscores around it, becomes one '_'.
@@ -70,7 +42,7 @@ struct Zone {
 class RaplCollector : public Collector {
  public:
   RaplCollector(const CollectorContext& ctx, bool zone_label)
-      : root_(CleanPath(ctx.paths.Sys("class/powercap"))), zone_label_(zone_label) {}
+      : root_(procfs::CleanPath(ctx.paths.Sys("class/powercap"))), zone_label_(zone_label) {}
 
   Status Update(MetricSet& out) override {
     auto entries = procfs::ListDir(root_);
@@ -100,7 +72,7 @@ class RaplCollector : public Collector {
       uint64_t max_range;
       LOOKOUT_RETURN_IF_ERROR(ReadUint(dir + "/max_energy_range_uj", max_range)
                                   .Annotate("failed to retrieve rapl stats"));
-      z.path = CleanPath(dir);
+      z.path = procfs::CleanPath(dir);
       zones_.push_back(std::move(z));
     }
     for (const Zone& z : zones_) {

@@ -164,4 +164,35 @@ bool ParseDouble(std::string_view s, double& out) {
   return false;
 }
 
+std::string CleanPath(std::string_view p) {
+  if (p.empty()) return ".";
+  bool rooted = p.front() == '/';
+  std::vector<std::string_view> parts;
+  size_t i = 0;
+  while (i < p.size()) {
+    size_t j = p.find('/', i);
+    if (j == std::string_view::npos) j = p.size();
+    std::string_view e = p.substr(i, j - i);
+    i = j + 1;
+    if (e.empty() || e == ".") continue;
+    if (e == "..") {
+      if (!parts.empty() && parts.back() != "..") {
+        parts.pop_back();
+      } else if (!rooted) {
+        parts.push_back(e);
+      }
+      continue;
+    }
+    parts.push_back(e);
+  }
+  std::string out;
+  if (rooted) out.push_back('/');
+  for (size_t k = 0; k < parts.size(); ++k) {
+    if (k > 0) out.push_back('/');
+    out.append(parts[k].data(), parts[k].size());
+  }
+  if (out.empty()) out.push_back('.');
+  return out;
+}
+
 }  // namespace agent::procfs

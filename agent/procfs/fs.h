@@ -33,6 +33,10 @@ bool IsDir(const std::string& path);
 // Target of a symlink, or NotFound.
 Result<std::string> ReadLink(const std::string& path);
 
+// Lexical path cleanup as Go's filepath.Clean: collapses "//", "." and "dir/.." (keeps leading
+// ".." of relative paths); "" becomes ".".
+std::string CleanPath(std::string_view p);
+
 // Splits on runs of ASCII whitespace into `out` (cleared first); views point into `s`.
 void SplitFields(std::string_view s, std::vector<std::string_view>& out);
 // Splits on a single separator character (empty fields kept).

@@ -12,6 +12,7 @@
 
 #include "agent/procfs/flag_regex.h"
 #include "common/base/status.h"
+#include "common/base/utf8.h"
 
 namespace agent::procfs {
 
@@ -34,7 +35,7 @@ class RegexFilter {
 // Go's strings.ToValidUTF8(s, "\uFFFD"): each run of invalid bytes becomes one U+FFFD.
 // Returns `s` unchanged (no copy into `out`) when it is valid; otherwise fills `out` and returns
 // a view of it.
-std::string_view ToValidUtf8(std::string_view s, std::string& out);
+using common::ToValidUtf8;  // common/base/utf8.h
 
 // Strips leading and trailing '\n' only (Go's strings.Trim(s, "\n")).
 std::string_view TrimNewlines(std::string_view s);

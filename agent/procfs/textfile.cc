@@ -1,5 +1,7 @@
 #include "agent/procfs/textfile.h"
 
+#include "common/base/utf8.h"
+
 #include <glob.h>
 #include <sys/stat.h>
 
@@ -34,41 +36,6 @@ bool HasSuffix(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      unsigned char d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3f);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
 
 // expfmt's parseFloat: Go's strconv.ParseFloat without 'p', 'P' or '_'.
 bool ParseSampleFloat(std::string_view s, double& out) {
@@ -330,7 +297,7 @@ class Parser {
             return Fail(std::string("invalid escape sequence '\\") + e + "'");
         }
         if (!closed) return Fail("label value \"" + value + "\" contains unescaped new-line");
-        if (!ValidUtf8(value)) return Fail("invalid label value \"" + value + "\"");
+        if (!common::IsValidUtf8(value)) return Fail("invalid label value \"" + value + "\"");
         if (is_quantile) {
           if (!ParseSampleFloat(value, quantile)) {
             return Fail("expected float as value for 'quantile' label, got \"" + value + "\"");
@@ -421,35 +388,6 @@ class Parser {
 };
 
 // Go's path.Clean, for the file label (filepath.Join cleans its result).
-std::string CleanPath(std::string_view p) {
-  if (p.empty()) return ".";
-  bool rooted = p.front() == '/';
-  std::vector<std::string_view> parts;
-  size_t i = 0;
-  while (i < p.size()) {
-    size_t j = p.find('/', i);
-    if (j == std::string_view::npos) j = p.size();
-    std::string_view e = p.substr(i, j - i);
-    i = j + 1;
-    if (e.empty() || e == ".") continue;
-    if (e == "..") {
-      if (!parts.empty() && parts.back() != "..") {
-        parts.pop_back();
-      } else if (!rooted) {
-        parts.push_back(e);
-      }
-      continue;
-    }
-    parts.push_back(e);
-  }
-  std::string out = rooted ? "/" : "";
-  for (size_t k = 0; k < parts.size(); ++k) {
-    if (k > 0) out += '/';
-    out.append(parts[k]);
-  }
-  if (out.empty()) out = ".";
-  return out;
-}
 
 // Within one file's family: every sample gets every label name the family uses (empty when
 // missing), labels sorted by name; summaries and histograms get their quantiles and buckets

@@ -1,53 +1,17 @@
 #include "common/metrics/metric_set.h"
 
+#include "common/base/utf8.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 namespace common::metrics {
 
-namespace {
-// Length of the valid UTF-8 sequence at s[i], or 0 when invalid.
-size_t Utf8Len(std::string_view s, size_t i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) return 1;
-  size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-  if (n == 0 || (c >= 0xf0 && n != 4) || i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
-  }
-  unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-  if (c == 0xe0 && c1 < 0xa0) return 0;  // overlong
-  if (c == 0xed && c1 >= 0xa0) return 0;  // surrogates
-  if (c == 0xf0 && c1 < 0x90) return 0;
-  if (c == 0xf4 && c1 >= 0x90) return 0;
-  return n;
-}
-}  // namespace
-
 MetricSet::Ref MetricSet::StoreUtf8(std::string_view s) {
-  // Label values must be valid UTF-8 or the whole exposition becomes unparseable: invalid bytes
-  // (garbage in a /proc file) become U+FFFD.
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t n = Utf8Len(s, i);
-    if (n == 0) break;
-    i += n;
-  }
-  if (i == s.size()) return Store(s);
-  Ref r{static_cast<uint32_t>(arena_.size()), 0};
-  for (i = 0; i < s.size();) {
-    size_t n = Utf8Len(s, i);
-    if (n == 0) {
-      arena_ += "\xef\xbf\xbd";
-      ++i;
-    } else {
-      arena_.append(s.data() + i, n);
-      i += n;
-    }
-  }
-  r.len = static_cast<uint32_t>(arena_.size() - r.off);
-  return r;
+  // Label values must be valid UTF-8 or the whole exposition becomes unparseable: runs of invalid
+  // bytes (garbage in a /proc file) become U+FFFD, as Go's strings.ToValidUTF8.
+  return Store(common::ToValidUtf8(s, utf8_scratch_));
 }
 
 MetricSet::Ref MetricSet::Store(std::string_view s) {

@@ -110,6 +110,7 @@ class MetricSet {
   std::vector<LabelRec> labels_;
   std::vector<std::pair<double, double>> extras_;
   std::string arena_;
+  std::string utf8_scratch_;
   mutable uint32_t order_ = 0;  // position in the current Encode() call
 };
 

@@ -1,5 +1,7 @@
 #include "collector/discovery/file/file_sd.h"
 
+#include "common/base/utf8.h"
+
 #include <fcntl.h>
 #include <glob.h>
 #include <sys/stat.h>
@@ -50,44 +52,11 @@ bool EndsWithFold(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && EqualFold(s.substr(s.size() - suffix.size()), suffix);
 }
 
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
 
 // Prometheus 3 validates label names with its default UTF-8 scheme: non-empty, valid UTF-8.
-bool ValidLabelName(std::string_view name) { return !name.empty() && ValidUtf8(name); }
+bool ValidLabelName(std::string_view name) {
+  return !name.empty() && common::IsValidUtf8(name);
+}
 
 std::string Source(const std::string& path, size_t i) { return path + ":" + std::to_string(i); }
 
