@@ -5,6 +5,7 @@
 #include <cmath>
 #include <ctime>
 #include <memory>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 
 #include "collector/model/selector.h"
@@ -106,7 +107,7 @@ json LabelsJson(const Labels& l) {
 }
 
 // Validates one remote_write series as the spec requires of senders.
-Status ValidateSeries(const common::proto::RwSeries& s) {
+Status ValidateSeries(const common::proto::RwSeriesView& s) {
   if (s.labels.empty()) return Status::InvalidArgument("series without labels");
   bool has_name = false;
   for (size_t i = 0; i < s.labels.size(); ++i) {
@@ -116,17 +117,18 @@ Status ValidateSeries(const common::proto::RwSeries& s) {
       char c = n[k];
       bool ok = std::isalpha(static_cast<unsigned char>(c)) || c == '_' ||
                 (k > 0 && std::isdigit(static_cast<unsigned char>(c)));
-      if (!ok) return Status::InvalidArgument("invalid label name \"" + n + "\"");
+      if (!ok) return Status::InvalidArgument("invalid label name \"" + std::string(n) + "\"");
     }
     if (n == "__name__") {
       has_name = true;
       if (v.empty()) return Status::InvalidArgument("empty metric name");
     }
     if (i > 0) {
-      const std::string& prev = s.labels[i - 1].first;
-      if (prev == n) return Status::InvalidArgument("duplicate label name \"" + n + "\"");
+      std::string_view prev = s.labels[i - 1].first;
+      if (prev == n) return Status::InvalidArgument("duplicate label name \"" + std::string(n) + "\"");
       if (prev > n) {
-        return Status::InvalidArgument("labels not sorted by name: \"" + prev + "\" before \"" + n + "\"");
+        return Status::InvalidArgument("labels not sorted by name: \"" + std::string(prev) + "\" before \"" +
+                                       std::string(n) + "\"");
       }
     }
   }
@@ -134,14 +136,67 @@ Status ValidateSeries(const common::proto::RwSeries& s) {
   return Status::Ok();
 }
 
-std::string SeriesString(const common::proto::RwSeries& s) {
+std::string SeriesString(const common::proto::RwSeriesView& s) {
   std::string out = "{";
   for (const auto& [n, v] : s.labels) {
     if (out.size() > 1) out += ", ";
-    out += n + "=\"" + v + "\"";
+    out += n;
+    out += "=\"";
+    out += v;
+    out += '"';
   }
   return out + "}";
 }
+
+// Remote-write series cache, one per worker thread: the hash of a series' label bytes as sent
+// (name \xff value \xff ...) -> its built Labels and last known storage ref, so a series seen
+// before costs one hash lookup and a label compare instead of validation, a Labels build and the
+// store's label hash. Only valid series get in (their labels are sorted by name, so the cached
+// Labels are the sent pairs minus empty values, in order); a hash collision is a miss. A stale ref (series dropped from the head, another store) is harmless:
+// the appender checks the ref's labels and falls back to a lookup by labels.
+struct WriteCacheEntry {
+  storage::SeriesRef ref = 0;
+  Labels labels;
+};
+
+struct WriteCache {
+  static constexpr size_t kMaxEntries = 1 << 20;
+  static constexpr size_t kMaxBytes = 256u << 20;  // approximate, per thread
+
+  const void* owner = nullptr;  // the Appendable the refs belong to
+  std::unordered_map<uint64_t, WriteCacheEntry> map;
+  size_t bytes = 0;
+  std::string key;                         // reused
+  std::vector<WriteCacheEntry*> entries;   // per series of the current request; null = new
+  common::proto::RwRequestView request;    // reused decode output
+
+  void Reset(const void* o) {
+    if (owner != o || map.size() >= kMaxEntries || bytes >= kMaxBytes) {
+      map = {};
+      bytes = 0;
+      owner = o;
+    }
+  }
+  uint64_t Hash(const common::proto::RwSeriesView& s) {
+    key.clear();
+    for (const auto& [n, v] : s.labels) {
+      key += n;
+      key += '\xff';
+      key += v;
+      key += '\xff';
+    }
+    return std::hash<std::string_view>{}(key);
+  }
+  static bool Matches(const Labels& l, const common::proto::RwSeriesView& s) {
+    auto it = l.begin();
+    for (const auto& [n, v] : s.labels) {
+      if (v.empty()) continue;
+      if (it == l.end() || it->name != n || it->value != v) return false;
+      ++it;
+    }
+    return it == l.end();
+  }
+};
 
 }  // namespace
 
@@ -293,15 +348,25 @@ void Api::HandleWrite(Request& req, Respond respond) {
   auto result = std::make_shared<Response>();
   loop_.QueueWork(
       [this, body, result] {
-        common::proto::RwRequest rw;
-        Status s = common::proto::DecodeWriteRequest(*body, opts_.max_decoded_write_bytes, rw);
+        thread_local WriteCache cache;
+        cache.Reset(app_);
+        common::proto::RwRequestView& rw = cache.request;
+        Status s = common::proto::DecodeWriteRequestViews(*body, opts_.max_decoded_write_bytes, rw);
         if (!s.ok()) {
           (s.IsResourceExhausted() ? write_too_large_ : write_bad_)++;
           *result = Response::Text(s.IsResourceExhausted() ? 413 : 400, std::string(s.message()));
           return;
         }
         // Validate everything before appending anything: a rejected request leaves no trace.
-        for (const auto& series : rw.series) {
+        // Cached series were valid when they got in.
+        cache.entries.assign(rw.size, nullptr);
+        for (size_t i = 0; i < rw.size; ++i) {
+          const auto& series = rw.series[i];
+          if (auto it = cache.map.find(cache.Hash(series));
+              it != cache.map.end() && WriteCache::Matches(it->second.labels, series)) {
+            cache.entries[i] = &it->second;
+            continue;
+          }
           Status v = ValidateSeries(series);
           if (!v.ok()) {
             write_bad_++;
@@ -311,16 +376,27 @@ void Api::HandleWrite(Request& req, Respond respond) {
         }
         auto app = app_->NewAppender();
         uint64_t n = 0;
-        for (const auto& series : rw.series) {
-          std::vector<model::Label> ls;
-          ls.reserve(series.labels.size());
-          for (const auto& [k, v] : series.labels) {
-            if (!v.empty()) ls.push_back(model::Label{k, v});
+        for (size_t i = 0; i < rw.size; ++i) {
+          const auto& series = rw.series[i];
+          WriteCacheEntry* e = cache.entries[i];
+          WriteCacheEntry uncached;  // for a series whose hash collides with a cached one
+          if (e == nullptr) {
+            auto [it, inserted] = cache.map.try_emplace(cache.Hash(series));
+            e = &it->second;
+            if (!inserted && !WriteCache::Matches(e->labels, series)) e = &uncached;
+            if (inserted || e == &uncached) {
+              std::vector<model::Label> ls;
+              ls.reserve(series.labels.size());
+              for (const auto& [k, v] : series.labels) {
+                if (!v.empty()) ls.push_back(model::Label{std::string(k), std::string(v)});
+              }
+              e->labels = Labels(std::move(ls));
+              if (inserted) cache.bytes += cache.key.size() + 96 + 64 * e->labels.size();
+            }
           }
-          Labels labels(std::move(ls));
-          storage::SeriesRef ref = 0;
+          const Labels& labels = e->labels;
           for (const auto& smp : series.samples) {
-            auto r = app->Append(ref, labels, smp.timestamp_ms, smp.value);
+            auto r = app->Append(e->ref, labels, smp.timestamp_ms, smp.value);
             if (!r.ok()) {
               app->Rollback();
               write_bad_++;
@@ -329,7 +405,7 @@ void Api::HandleWrite(Request& req, Respond respond) {
                                                 std::to_string(smp.timestamp_ms));
               return;
             }
-            ref = *r;
+            e->ref = *r;
             ++n;
           }
         }
