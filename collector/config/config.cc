@@ -1,5 +1,7 @@
 #include "collector/config/config.h"
 
+#include "common/base/utf8.h"
+
 #include <cctype>
 #include <cerrno>
 #include <filesystem>
@@ -21,47 +23,7 @@ using common::Result;
 using common::Status;
 using common::yaml::Node;
 
-// Prometheus' legacy label name rule: [a-zA-Z_][a-zA-Z0-9_]*.
-bool IsValidLabelName(std::string_view n) {
-  if (n.empty()) return false;
-  for (size_t i = 0; i < n.size(); ++i) {
-    char c = n[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-              (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return false;
-  }
-  return true;
-}
 
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t n;
-    uint32_t r, min;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 2, r = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 3, r = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 4, r = c & 0x07, min = 0x10000;
-    } else {
-      return false;
-    }
-    if (i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k) {
-      auto b = static_cast<unsigned char>(s[i + k]);
-      if ((b & 0xC0) != 0x80) return false;
-      r = (r << 6) | (b & 0x3F);
-    }
-    if (r < min || r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF)) return false;
-    i += n;
-  }
-  return true;
-}
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -223,12 +185,12 @@ class Loader {
     std::vector<model::Label> ls;
     for (const auto& [k, v] : n.entries) {
       std::string p = Join(path, k.scalar);
-      if (!k.IsScalar() || !IsValidLabelName(k.scalar)) {
+      if (!k.IsScalar() || !model::IsValidLabelName(k.scalar)) {
         return k.Error(p, Quote(k.scalar) + " is not a valid label name");
       }
       std::string value;
       LOOKOUT_RETURN_IF_ERROR(String(v, p, value));
-      if (!IsValidUtf8(value)) return v.Error(p, "label value is not valid UTF-8");
+      if (!common::IsValidUtf8(value)) return v.Error(p, "label value is not valid UTF-8");
       if (!value.empty()) ls.push_back({k.scalar, std::move(value)});  // empty == absent
     }
     out = model::Labels(std::move(ls));
@@ -468,7 +430,7 @@ class Loader {
       std::string p = Join(path, "source_labels");
       LOOKOUT_RETURN_IF_ERROR(StringList(*v, p, rc.source_labels));
       for (size_t k = 0; k < rc.source_labels.size(); ++k) {
-        if (!IsValidLabelName(rc.source_labels[k])) {
+        if (!model::IsValidLabelName(rc.source_labels[k])) {
           return v->items[k].Error(Index(p, k),
                                    Quote(rc.source_labels[k]) + " is not a valid label name");
         }

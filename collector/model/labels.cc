@@ -4,6 +4,17 @@
 
 namespace collector::model {
 
+bool IsValidLabelName(std::string_view n) {
+  if (n.empty()) return false;
+  for (size_t i = 0; i < n.size(); ++i) {
+    char c = n[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
 Labels::Labels(std::vector<Label> ls) : ls_(std::move(ls)) {
   std::sort(ls_.begin(), ls_.end(), [](const Label& a, const Label& b) { return a.name < b.name; });
 }

@@ -13,6 +13,9 @@ namespace collector::model {
 
 inline constexpr std::string_view kMetricName = "__name__";
 
+// Prometheus' legacy label name rule: [a-zA-Z_][a-zA-Z0-9_]*.
+bool IsValidLabelName(std::string_view n);
+
 struct Label {
   std::string name;
   std::string value;

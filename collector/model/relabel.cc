@@ -45,17 +45,6 @@ std::string_view ActionName(RelabelAction a) {
   return "unknown";
 }
 
-// Prometheus' legacy label name rule: [a-zA-Z_][a-zA-Z0-9_]*.
-bool IsValidLabelName(std::string_view n) {
-  if (n.empty()) return false;
-  for (size_t i = 0; i < n.size(); ++i) {
-    char c = n[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-              (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return false;
-  }
-  return true;
-}
 
 // Prometheus' relabelTarget: a label name that may contain $1 / ${name} references.
 bool IsValidNameTemplate(std::string_view s) {
