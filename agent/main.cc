@@ -16,6 +16,7 @@
 #include "agent/collector.h"
 #include "agent/registry.h"
 #include "agent/version.h"
+#include "common/base/units.h"
 #include "common/event/loop.h"
 #include "common/http/server.h"
 #include "common/log/log.h"
@@ -42,21 +43,6 @@ struct Flags {
   bool once = false;
 };
 
-// Parses Go-style durations: "500ms", "10s", "1m", "1.5s".
-bool ParseDuration(const std::string& s, std::chrono::milliseconds& out) {
-  size_t i = 0;
-  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
-  if (i == 0) return false;
-  double v = std::strtod(s.substr(0, i).c_str(), nullptr);
-  std::string unit = s.substr(i);
-  double mult;
-  if (unit == "ms") mult = 1;
-  else if (unit == "s" || unit.empty()) mult = 1000;
-  else if (unit == "m") mult = 60000;
-  else return false;
-  out = std::chrono::milliseconds(static_cast<int64_t>(v * mult));
-  return out.count() > 0;
-}
 
 }  // namespace
 
@@ -134,8 +120,8 @@ int main(int argc, char** argv) try {
     std::cerr << "unknown --log.level " << f.log_level << "\n";
     return 2;
   }
-  std::chrono::milliseconds timeout;
-  if (!ParseDuration(f.timeout, timeout)) {
+  auto timeout_ms = common::ParseDurationMs(f.timeout);
+  if (!timeout_ms.ok() || *timeout_ms <= 0) {
     std::cerr << "bad --collector.timeout " << f.timeout << "\n";
     return 2;
   }
@@ -144,7 +130,7 @@ int main(int argc, char** argv) try {
   for (auto& [k, vs] : list_flags)
     for (auto& v : vs) ctx.flags.Append(k, v);
 
-  agent::Registry registry({timeout}, log.Child("registry"));
+  agent::Registry registry({std::chrono::milliseconds(*timeout_ms)}, log.Child("registry"));
   // Which collectors run, published as flags "collector.NAME" (cpu and cpufreq consult each other,
   // as in node_exporter).
   std::map<std::string, bool> on_map;

@@ -9,11 +9,16 @@
 #include <span>
 #include <unordered_set>
 
+#include "collector/tsdb/chunkenc/varint.h"
 #include "common/sqlite/db.h"
 
 namespace collector::tsdb {
 
 namespace fs = std::filesystem;
+using chunkenc::GetUvarint;
+using chunkenc::GetVarint;
+using chunkenc::PutUvarint;
+using chunkenc::PutVarint;
 using chunkenc::XorAppender;
 using chunkenc::XorIterator;
 using common::sqlite::Stmt;
@@ -27,32 +32,6 @@ constexpr uint8_t kRecSeries = 1;
 constexpr uint8_t kRecSamples = 2;
 constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 
-void PutUvarint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out += static_cast<char>(v | 0x80);
-    v >>= 7;
-  }
-  out += static_cast<char>(v);
-}
-bool GetUvarint(std::string_view& in, uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    uint8_t c = static_cast<uint8_t>(in.front());
-    in.remove_prefix(1);
-    v |= static_cast<uint64_t>(c & 0x7f) << shift;
-    if (!(c & 0x80)) return true;
-  }
-  return false;
-}
-void PutVarint(std::string& out, int64_t v) {
-  PutUvarint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
-}
-bool GetVarint(std::string_view& in, int64_t& v) {
-  uint64_t u;
-  if (!GetUvarint(in, u)) return false;
-  v = static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1);
-  return true;
-}
 void PutF64(std::string& out, double v) {
   uint64_t b;
   std::memcpy(&b, &v, 8);

@@ -1,5 +1,7 @@
 #include "collector/tsdb/chunkenc/xor.h"
 
+#include "collector/tsdb/chunkenc/varint.h"
+
 #include <cstring>
 
 namespace collector::tsdb::chunkenc {
@@ -14,20 +16,6 @@ uint64_t Bits(double v) {
 // True when x fits the signed range Prometheus' bitRange() allows for `nbits`.
 bool BitRange(int64_t x, int nbits) {
   return -((int64_t{1} << (nbits - 1)) - 1) <= x && x <= (int64_t{1} << (nbits - 1));
-}
-
-void PutUvarint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out += static_cast<char>(v | 0x80);
-    v >>= 7;
-  }
-  out += static_cast<char>(v);
-}
-
-void PutVarint(std::string& out, int64_t v) {
-  uint64_t ux = static_cast<uint64_t>(v) << 1;
-  if (v < 0) ux = ~ux;
-  PutUvarint(out, ux);
 }
 
 }  // namespace
