@@ -32,6 +32,9 @@ enum class BinOp {
   kAdd, kSub, kMul, kDiv, kMod, kPow, kAtan2,  // arithmetic
   kEql, kNeq, kGtr, kLss, kGte, kLte,          // comparison (filter, or 0/1 with `bool`)
   kLand, kLor, kLunless,                       // set operators (vector/vector only)
+  // Native-histogram trim operators (added by the parser work; used by native_histograms.test):
+  // `</` (TRIM_UPPER) and `>/` (TRIM_LOWER), same precedence as `*`.
+  kTrimUpper, kTrimLower,
 };
 std::string_view BinOpName(BinOp op);  // "+", "==", "and", "atan2", ...
 bool IsComparison(BinOp op);
@@ -97,6 +100,10 @@ struct DurationExpr : Expr {
   double literal_seconds = 0;  // kLiteral: the value in seconds (`5m` = 300, `2` = 2)
   ExprPtr lhs;                 // binary ops, kNeg (operand), kMinOf/kMaxOf
   ExprPtr rhs;
+  // Printer hints (added by the parser work): `wrapped` = written in parentheses, so Format()
+  // round-trips `(1m + 2m) * 2`; `literal_is_duration` = a kLiteral written as `5m` (else `300`).
+  bool wrapped = false;
+  bool literal_is_duration = false;
 };
 
 struct VectorSelector : Expr {
