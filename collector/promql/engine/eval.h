@@ -1,0 +1,183 @@
+#pragma once
+// Internal to collector/promql/engine: the per-query evaluator shared by engine.cc,
+// functions.cc and aggregations.cc. Not part of the public API.
+//
+// Model: every expression is evaluated at one timestamp at a time (a range query evaluates the
+// root at each step; a subquery evaluates its inner expression at each of its own steps).
+// Selector data is loaded once per query (one Select per selector node, covering every time the
+// node will be evaluated) and sliced per step. Metric names are dropped lazily: a sample carries
+// `drop_name` and the name is removed when the query result is assembled (delayed __name__
+// removal, Prometheus 3).
+// Thread affinity: one query, one thread.
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "collector/promql/engine/engine.h"
+#include "collector/promql/engine/value.h"
+#include "collector/promql/parser/ast.h"
+#include "collector/storage/storage.h"
+#include "common/base/status.h"
+
+namespace collector::promql::internal {
+
+using common::Result;
+using common::Status;
+using parser::ValueType;
+
+struct ESample {
+  Labels metric;
+  double v = 0;
+  int64_t t = 0;  // the sample's own timestamp (selectors), else the evaluation time
+  bool drop_name = false;
+};
+using EVector = std::vector<ESample>;
+
+struct ESeries {
+  Labels metric;
+  std::vector<FPoint> points;
+  bool drop_name = false;
+  // Extended range selectors (`anchored` / `smoothed`): the last sample at or before the range
+  // start (within the lookback delta) and the first sample after the range end.
+  std::optional<FPoint> before;
+  std::optional<FPoint> after;
+};
+using EMatrix = std::vector<ESeries>;
+
+struct EValue {
+  ValueType type = ValueType::kNone;
+  double scalar = 0;
+  EVector vec;
+  EMatrix mat;
+  std::string str;
+};
+
+// A range-vector argument of a function with what extrapolation needs.
+struct RangeArg {
+  EMatrix mat;
+  int64_t range_ms = 0;
+  int64_t range_end = 0;  // reference time: eval time - offset (or @ - offset)
+  bool anchored = false;
+  bool smoothed = false;
+  const parser::Expr* expr = nullptr;  // the matrix selector / subquery (for positions)
+};
+
+// Result type of an expression (independent of the parser's Expr::Type()).
+ValueType TypeOf(const parser::Expr& e);
+const parser::Expr& Unparen(const parser::Expr& e);
+
+// Labels helpers.
+Labels DropMetricName(const Labels& l);  // also drops __type__ and __unit__
+bool ContainsSameLabelset(const EVector& v);
+std::string FormatFloat(double v);  // Go's strconv.FormatFloat(v, 'f', -1, 64), +Inf/-Inf/NaN
+std::string FormatG(double v);      // Go's %v / %g for annotations
+Status ExecError(std::string_view msg);  // an execution error (Internal code)
+
+// Kahan-Neumaier summation step.
+inline void KahanSumInc(double inc, double& sum, double& c) {
+  double t = sum + inc;
+  if (std::isinf(t)) {
+    c = 0;
+  } else if (std::fabs(sum) >= std::fabs(inc)) {
+    c += (sum - t) + inc;
+  } else {
+    c += (inc - t) + sum;
+  }
+  sum = t;
+}
+
+class Evaluator {
+ public:
+  Evaluator(const EngineOptions& opts, int64_t start, int64_t end, int64_t interval,
+            const std::atomic<bool>* cancel, std::chrono::steady_clock::time_point deadline);
+
+  // Computes every selector's data window and reads the data (one querier per query).
+  Status Prepare(storage::Queryable& q, const parser::Expr& root);
+
+  Result<EValue> Eval(const parser::Expr& e, int64_t ts);
+  // Evaluates an expression of range-vector type (matrix selector or subquery, maybe in parens).
+  Result<RangeArg> EvalRange(const parser::Expr& e, int64_t ts);
+  // Vector selector at ts; sample t is the sample's own timestamp.
+  Result<EVector> EvalVectorSelector(const parser::VectorSelector& vs, int64_t ts);
+
+  // Series matching `matchers` with their latest sample in (ref - lookback, ref] (not stale),
+  // read through the query's querier (info()). Labels with value.
+  Result<EVector> SelectAt(const std::vector<storage::Matcher>& matchers, int64_t ref);
+  // The reference time of the series an expression selects (the first selector's @/offset,
+  // through subqueries), for info().
+  int64_t RefTimeOf(const parser::Expr& e, int64_t ts) const;
+
+  // Polls cancellation and the deadline.
+  Status CheckInterrupt();
+  // Accounts `n` samples held at once; ResourceExhausted when over the limit.
+  Status AddSamples(int64_t n);
+  void ResetStepSamples() { step_samples_ = 0; }
+  void AddResultSamples(int64_t n) { result_samples_ += n; }
+
+  void Warn(std::string msg, const parser::Expr& at);
+  void Info(std::string msg, const parser::Expr& at);
+  Annotations TakeAnnotations();
+
+  int64_t start() const { return start_; }
+  int64_t end() const { return end_; }
+  int64_t interval() const { return interval_; }
+  const EngineOptions& opts() const { return opts_; }
+  // A duration-valued child (offset/range/step): the static value or the evaluated expression.
+  int64_t DurationOf(const parser::Expr* expr, int64_t static_ms) const;
+
+ private:
+  struct Loaded {
+    Labels metric;
+    std::vector<FPoint> points;  // time order, includes staleness markers
+  };
+  struct Window {
+    int64_t mint;
+    int64_t maxt;
+  };
+
+  Result<EValue> EvalBinary(const parser::BinaryExpr& b, int64_t ts);
+  Result<EValue> EvalSubquery(const parser::SubqueryExpr& sq, int64_t ts, RangeArg* out);
+  Result<EValue> EvalMatrixSelector(const parser::MatrixSelector& ms, int64_t ts, RangeArg* out);
+  Result<const std::vector<Loaded>*> Data(const parser::VectorSelector& vs);
+  void Plan(const parser::Expr& e, int64_t lo, int64_t hi);
+  void AddWindow(const parser::VectorSelector* vs, int64_t mint, int64_t maxt);
+  int64_t AtTime(std::optional<int64_t> at_ms, parser::AtModifier mod, int64_t ts) const;
+  Result<double> EvalDuration(const parser::Expr& e) const;
+  void Annotate(std::vector<std::string>& dst, std::string_view kind, std::string msg,
+                const parser::Expr& at);
+
+  const EngineOptions& opts_;
+  int64_t start_, end_, interval_;
+  const std::atomic<bool>* cancel_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::chrono::steady_clock::time_point began_;
+  int64_t step_samples_ = 0;
+  int64_t result_samples_ = 0;
+  uint64_t polls_ = 0;
+
+  std::unique_ptr<storage::Querier> querier_;
+  int64_t querier_mint_ = 0, querier_maxt_ = 0;
+  std::unordered_map<std::string, std::vector<Loaded>> raw_;  // SelectAt cache
+  std::unordered_map<const parser::VectorSelector*, Window> windows_;
+  std::unordered_map<const parser::VectorSelector*, std::vector<Loaded>> data_;
+  std::unordered_map<const parser::Expr*, int64_t> durations_;
+  // Subquery inner results by node and inner timestamp (subquery steps overlap across steps).
+  std::unordered_map<const parser::Expr*, std::map<int64_t, EValue>> subq_cache_;
+  Annotations annos_;
+};
+
+// functions.cc
+Result<EValue> EvalCall(Evaluator& ev, const parser::Call& call, int64_t ts);
+// aggregations.cc
+Result<EValue> EvalAggregate(Evaluator& ev, const parser::AggregateExpr& agg, int64_t ts);
+// Prometheus' quantile over a value list (sorts `values`).
+double Quantile(double q, std::vector<double>& values);
+
+}  // namespace collector::promql::internal
