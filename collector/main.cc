@@ -100,6 +100,16 @@ int main(int argc, char** argv) try {
                  "Largest remote-write body accepted, after decompression.")
       ->capture_default_str();
   app.add_option("--log.level", log_level, "One of: [debug, info, warn, error]")->capture_default_str();
+  std::string query_timeout = "2m", query_lookback = "5m";
+  int64_t query_max_samples = 50'000'000;
+  app.add_option("--query.timeout", query_timeout, "Maximum time a query may take before being aborted.")
+      ->capture_default_str();
+  app.add_option("--query.max-samples", query_max_samples,
+                 "Maximum number of samples a single query can load into memory.")
+      ->capture_default_str();
+  app.add_option("--query.lookback-delta", query_lookback,
+                 "The maximum lookback duration for retrieving metrics during expression evaluations.")
+      ->capture_default_str();
   app.set_version_flag("--version", std::string("lookout-collector ") + LOOKOUT_VERSION);
   CLI11_PARSE(app, argc, argv);
 
@@ -114,8 +124,10 @@ int main(int argc, char** argv) try {
   auto mw = common::ParseBytes(max_write);
   auto ss = common::ParseBytes(segment_size);
   auto cb = common::ParseBytes(checkpoint_bytes);
+  auto qt = common::ParseDurationMs(query_timeout);
+  auto ql = common::ParseDurationMs(query_lookback);
   for (const common::Status* s : {&rt.status(), &rs.status(), &pe.status(), &mw.status(),
-                                  &ss.status(), &cb.status()}) {
+                                  &ss.status(), &cb.status(), &qt.status(), &ql.status()}) {
     if (!s->ok()) {
       std::cerr << "lookout-collector: " << s->message() << "\n";
       return 2;
@@ -176,8 +188,28 @@ int main(int argc, char** argv) try {
   common::http::Server server(loop, hopts, log.Child("http"));
   collector::api::Api::Options aopts;
   aopts.max_decoded_write_bytes = *mw;
+  aopts.lookback_ms = *ql;
+  aopts.revision = LOOKOUT_REVISION;
+  for (const CLI::Option* o : app.get_options()) {  // /api/v1/status/flags
+    if (o->get_lnames().empty() || o->get_lnames()[0] == "help" || o->get_lnames()[0] == "version") continue;
+    std::string v;
+    if (o->count() > 0) {
+      for (const auto& r : o->results()) v += (v.empty() ? "" : ",") + r;
+    } else {
+      v = o->get_default_str();
+    }
+    aopts.flags[o->get_lnames()[0]] = v;
+  }
   collector::api::Api api(loop, db->get(), db->get(), aopts, log.Child("api"));
   api.SetScrapeManager(&scraper);
+#ifdef LOOKOUT_HAVE_PROMQL
+  collector::promql::EngineOptions eopts;
+  eopts.timeout_ms = *qt;
+  eopts.lookback_delta_ms = *ql;
+  eopts.max_samples = query_max_samples;
+  collector::promql::Engine engine(eopts);
+  api.SetEngine(&engine);
+#endif
   api.Register(server);
   // Reload: all or nothing. A bad file leaves the running configuration in place.
   auto reload = [&]() -> common::Status {

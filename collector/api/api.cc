@@ -1,6 +1,7 @@
 #include "collector/api/api.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -9,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "collector/model/selector.h"
+#include "collector/promql/parser/parser.h"
+#include "common/base/units.h"
 #include "common/expfmt/encoder.h"
 #include "common/proto/remote_write.h"
 
@@ -105,6 +108,237 @@ json LabelsJson(const Labels& l) {
   for (const auto& x : l) o[x.name] = x.value;
   return o;
 }
+
+// Prometheus' error envelope for a failed query. Parse errors (InvalidArgument) are bad_data.
+[[maybe_unused]] Response QueryError(const Status& s, std::string_view param_prefix) {
+  switch (s.code()) {
+    case common::Code::kInvalidArgument:
+      return Error(400, "bad_data", std::string(param_prefix) + std::string(s.message()));
+    case common::Code::kDeadlineExceeded:
+      return Error(503, "timeout", s.message());
+    case common::Code::kCancelled:
+      return Error(499, "canceled", s.message());
+    case common::Code::kUnavailable:
+      return Error(503, "unavailable", s.message());
+    default:
+      return Error(422, "execution", s.message());
+  }
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  out += json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void AppendLabelsJson(std::string& out, const Labels& l) {
+  out += '{';
+  bool first = true;
+  for (const auto& x : l) {
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, x.name);
+    out += ':';
+    AppendJsonString(out, x.value);
+  }
+  out += '}';
+}
+
+void AppendPoint(std::string& out, int64_t t, double v) {
+  out += '[';
+  out += FormatTimestamp(t);
+  out += ",\"";
+  out += FormatSampleValue(v);
+  out += "\"]";
+}
+
+// Go's strconv.FormatFloat(v, fmt, -1, 64) for fmt 'f' or 'e' (finite, non-zero v): the
+// shortest round-trip digits laid out in that format.
+std::string GoFormatFloat(double v, char fmt) {
+  char sci[64];
+  auto res = std::to_chars(sci, sci + sizeof sci, v, std::chars_format::scientific);
+  std::string_view s(sci, static_cast<size_t>(res.ptr - sci));
+  std::string out;
+  if (!s.empty() && s[0] == '-') {
+    out += '-';
+    s.remove_prefix(1);
+  }
+  size_t epos = s.find('e');
+  std::string digits;
+  for (char c : s.substr(0, epos)) {
+    if (c != '.') digits += c;
+  }
+  int exp = 0;
+  std::string_view es = s.substr(epos + 1);
+  if (!es.empty() && es[0] == '+') es.remove_prefix(1);
+  std::from_chars(es.data(), es.data() + es.size(), exp);
+  if (fmt == 'e') {
+    out += digits[0];
+    if (digits.size() > 1) {
+      out += '.';
+      out += digits.substr(1);
+    }
+    out += 'e';
+    out += exp < 0 ? '-' : '+';
+    int ae = exp < 0 ? -exp : exp;
+    if (ae < 10) out += '0';
+    out += std::to_string(ae);
+    return out;
+  }
+  int nd = static_cast<int>(digits.size());
+  int dp = exp + 1;  // digits before the decimal point
+  if (dp <= 0) {
+    out += "0.";
+    out.append(static_cast<size_t>(-dp), '0');
+    out += digits;
+  } else if (dp >= nd) {
+    out += digits;
+    out.append(static_cast<size_t>(dp - nd), '0');
+  } else {
+    out += digits.substr(0, static_cast<size_t>(dp));
+    out += '.';
+    out += digits.substr(static_cast<size_t>(dp));
+  }
+  return out;
+}
+
+#ifdef LOOKOUT_HAVE_PROMQL
+// Prometheus' parser.ValueType strings (as used by translateAST), not the documented names.
+std::string_view GoValueType(promql::parser::ValueType t) {
+  using VT = promql::parser::ValueType;
+  switch (t) {
+    case VT::kNone: return "none";
+    case VT::kScalar: return "scalar";
+    case VT::kVector: return "vector";
+    case VT::kMatrix: return "matrix";
+    case VT::kString: return "string";
+  }
+  return "none";
+}
+
+std::string_view MatcherTypeName(storage::Matcher::Type t) {
+  switch (t) {
+    case storage::Matcher::Type::kEqual: return "=";
+    case storage::Matcher::Type::kNotEqual: return "!=";
+    case storage::Matcher::Type::kRegex: return "=~";
+    case storage::Matcher::Type::kNotRegex: return "!~";
+  }
+  return "=";
+}
+
+nlohmann::json Matchers(const std::vector<storage::Matcher>& ms) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& m : ms) {
+    out.push_back({{"name", m.name()}, {"value", m.value()}, {"type", MatcherTypeName(m.type())}});
+  }
+  return out;
+}
+
+nlohmann::json StartOrEnd(promql::parser::AtModifier a) {
+  if (a == promql::parser::AtModifier::kStart) return "start";
+  if (a == promql::parser::AtModifier::kEnd) return "end";
+  return nullptr;
+}
+
+nlohmann::json OptionalTs(const std::optional<int64_t>& t) {
+  if (!t) return nullptr;
+  return *t;
+}
+
+std::string NumberText(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  if (v == 0) return std::signbit(v) ? "-0" : "0";
+  return GoFormatFloat(v, 'f');
+}
+
+// Prometheus' translateAST (web/api/v1/translate_ast.go): the tree as the UI's tree view reads
+// it. Keys come out sorted, as Go's encoding of maps.
+nlohmann::json TranslateAst(const promql::parser::Expr* e) {
+  namespace p = promql::parser;
+  using nlohmann::json;
+  if (e == nullptr) return nullptr;
+  switch (e->kind) {
+    case p::Expr::Kind::kAggregate: {
+      const auto& n = static_cast<const p::AggregateExpr&>(*e);
+      return {{"type", "aggregation"}, {"op", p::AggOpName(n.op)}, {"expr", TranslateAst(n.expr.get())},
+              {"param", TranslateAst(n.param.get())}, {"grouping", n.grouping}, {"without", n.without}};
+    }
+    case p::Expr::Kind::kBinary: {
+      const auto& n = static_cast<const p::BinaryExpr&>(*e);
+      json matching = nullptr;
+      if (n.matching) {
+        const auto& m = *n.matching;
+        const char* card = m.card == p::Cardinality::kOneToOne    ? "one-to-one"
+                           : m.card == p::Cardinality::kManyToOne ? "many-to-one"
+                           : m.card == p::Cardinality::kOneToMany ? "one-to-many"
+                                                                  : "many-to-many";
+        json fill = {{"lhs", m.fill_left ? json(*m.fill_left) : json(nullptr)},
+                     {"rhs", m.fill_right ? json(*m.fill_right) : json(nullptr)}};
+        matching = {{"card", card}, {"labels", m.matching_labels}, {"on", m.on}, {"include", m.include},
+                    {"fillValues", fill}};
+      }
+      return {{"type", "binaryExpr"}, {"op", p::BinOpName(n.op)}, {"lhs", TranslateAst(n.lhs.get())},
+              {"rhs", TranslateAst(n.rhs.get())}, {"matching", matching}, {"bool", n.return_bool}};
+    }
+    case p::Expr::Kind::kCall: {
+      const auto& n = static_cast<const p::Call&>(*e);
+      json args = json::array();
+      for (const auto& a : n.args) args.push_back(TranslateAst(a.get()));
+      json fn = nullptr;
+      if (n.func != nullptr) {
+        json types = json::array();
+        for (auto t : n.func->arg_types) types.push_back(GoValueType(t));
+        fn = {{"name", n.func->name}, {"argTypes", types}, {"variadic", n.func->variadic},
+              {"returnType", GoValueType(n.func->return_type)}};
+      }
+      return {{"type", "call"}, {"func", fn}, {"args", args}};
+    }
+    case p::Expr::Kind::kMatrixSelector: {
+      const auto& n = static_cast<const p::MatrixSelector&>(*e);
+      const auto* vs = static_cast<const p::VectorSelector*>(n.vector_selector.get());
+      if (vs == nullptr) return nullptr;
+      return {{"type", "matrixSelector"}, {"name", vs->name}, {"range", n.range_ms},
+              {"offset", vs->offset_ms}, {"matchers", Matchers(vs->matchers)},
+              {"timestamp", OptionalTs(vs->at_ms)}, {"startOrEnd", StartOrEnd(vs->at_modifier)},
+              {"anchored", vs->anchored}, {"smoothed", vs->smoothed}};
+    }
+    case p::Expr::Kind::kSubquery: {
+      const auto& n = static_cast<const p::SubqueryExpr&>(*e);
+      return {{"type", "subquery"}, {"expr", TranslateAst(n.expr.get())}, {"range", n.range_ms},
+              {"offset", n.offset_ms}, {"step", n.step_ms}, {"timestamp", OptionalTs(n.at_ms)},
+              {"startOrEnd", StartOrEnd(n.at_modifier)}, {"alignEvalTime", false}};
+    }
+    case p::Expr::Kind::kNumberLiteral: {
+      const auto& n = static_cast<const p::NumberLiteral&>(*e);
+      return {{"type", "numberLiteral"}, {"val", NumberText(n.val)}};
+    }
+    case p::Expr::Kind::kParen: {
+      const auto& n = static_cast<const p::ParenExpr&>(*e);
+      return {{"type", "parenExpr"}, {"expr", TranslateAst(n.expr.get())}};
+    }
+    case p::Expr::Kind::kStringLiteral: {
+      const auto& n = static_cast<const p::StringLiteral&>(*e);
+      return {{"type", "stringLiteral"}, {"val", n.val}};
+    }
+    case p::Expr::Kind::kUnary: {
+      const auto& n = static_cast<const p::UnaryExpr&>(*e);
+      return {{"type", "unaryExpr"}, {"op", n.negate ? "-" : "+"}, {"expr", TranslateAst(n.expr.get())}};
+    }
+    case p::Expr::Kind::kVectorSelector: {
+      const auto& n = static_cast<const p::VectorSelector&>(*e);
+      return {{"type", "vectorSelector"}, {"name", n.name}, {"offset", n.offset_ms},
+              {"matchers", Matchers(n.matchers)}, {"timestamp", OptionalTs(n.at_ms)},
+              {"startOrEnd", StartOrEnd(n.at_modifier)}, {"anchored", n.anchored},
+              {"smoothed", n.smoothed}};
+    }
+    case p::Expr::Kind::kDuration: {
+      // Not a node upstream's translateAST knows (duration expressions are folded there).
+      const auto& n = static_cast<const p::DurationExpr&>(*e);
+      return {{"type", "durationExpr"}, {"text", p::Format(n)}};
+    }
+  }
+  return nullptr;
+}
+#endif  // LOOKOUT_HAVE_PROMQL
 
 // Validates one remote_write series as the spec requires of senders.
 Status ValidateSeries(const common::proto::RwSeriesView& s) {
@@ -217,7 +451,13 @@ Params Params::Parse(std::string_view enc) {
   return p;
 }
 
-void Params::Merge(const Params& o) { kv_.insert(o.kv_.begin(), o.kv_.end()); }
+// Form semantics (Go's r.Form): the merged-in (body) values come first, so Get() prefers them
+// and GetAll() lists them before the URL's.
+void Params::Merge(const Params& o) {
+  auto old = std::move(kv_);
+  kv_ = o.kv_;
+  kv_.insert(old.begin(), old.end());
+}
 
 std::string Params::Get(std::string_view name) const {
   auto it = kv_.find(name);
@@ -275,6 +515,103 @@ Result<int64_t> ParseTimeMs(std::string_view s) {
   return ms;
 }
 
+Result<int64_t> ParseDurationParamMs(std::string_view s) {
+  std::string str(s);
+  char* end = nullptr;
+  double secs = std::strtod(str.c_str(), &end);
+  if (!str.empty() && end == str.c_str() + str.size() && !std::isnan(secs)) {
+    double ns = secs * 1e9;  // as Go: time.Duration(d * float64(time.Second))
+    if (ns > 9.2e18 || ns < -9.2e18) {
+      return Status::InvalidArgument("cannot parse \"" + str + "\" to a valid duration. It overflows int64");
+    }
+    return static_cast<int64_t>(ns) / 1'000'000;
+  }
+  auto d = common::ParseDurationMs(s);
+  if (!d.ok()) return Status::InvalidArgument("cannot parse \"" + str + "\" to a valid duration");
+  return d;
+}
+
+std::string FormatSampleValue(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  if (v == 0) return std::signbit(v) ? "-0" : "0";
+  double a = std::fabs(v);
+  return GoFormatFloat(v, a < 1e-6 || a >= 1e21 ? 'e' : 'f');
+}
+
+std::string FormatTimestamp(int64_t ms) {
+  std::string out;
+  uint64_t t = static_cast<uint64_t>(ms);
+  if (ms < 0) {
+    out += '-';
+    t = 0 - t;
+  }
+  out += std::to_string(t / 1000);
+  uint64_t frac = t % 1000;
+  if (frac != 0) {
+    out += '.';
+    if (frac < 100) out += '0';
+    if (frac < 10) out += '0';
+    out += std::to_string(frac);
+  }
+  return out;
+}
+
+std::string RenderQueryData(const promql::Value& v, size_t limit, bool* truncated) {
+  std::string out;
+  if (truncated != nullptr) *truncated = false;
+  if (const auto* sc = std::get_if<promql::Scalar>(&v)) {
+    out += R"({"resultType":"scalar","result":)";
+    AppendPoint(out, sc->t, sc->v);
+  } else if (const auto* st = std::get_if<promql::String>(&v)) {
+    out += R"({"resultType":"string","result":[)";
+    out += FormatTimestamp(st->t);
+    out += ',';
+    AppendJsonString(out, st->v);
+    out += ']';
+  } else if (const auto* vec = std::get_if<promql::Vector>(&v)) {
+    out += R"({"resultType":"vector","result":[)";
+    size_t n = vec->size();
+    if (limit > 0 && n > limit) {
+      n = limit;
+      if (truncated != nullptr) *truncated = true;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const auto& s = (*vec)[i];
+      if (i > 0) out += ',';
+      out += R"({"metric":)";
+      AppendLabelsJson(out, s.metric);
+      out += R"(,"value":)";
+      AppendPoint(out, s.t, s.v);
+      out += '}';
+    }
+    out += ']';
+  } else {
+    const auto& m = std::get<promql::Matrix>(v);
+    out += R"({"resultType":"matrix","result":[)";
+    size_t n = m.size();
+    if (limit > 0 && n > limit) {
+      n = limit;
+      if (truncated != nullptr) *truncated = true;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const auto& s = m[i];
+      if (i > 0) out += ',';
+      out += R"({"metric":)";
+      AppendLabelsJson(out, s.metric);
+      out += R"(,"values":[)";
+      for (size_t k = 0; k < s.points.size(); ++k) {
+        if (k > 0) out += ',';
+        AppendPoint(out, s.points[k].t, s.points[k].v);
+      }
+      out += "]}";
+    }
+    out += ']';
+  }
+  out += '}';
+  return out;
+}
+
 Api::Api(common::event::Loop& loop, storage::Appendable* app, storage::Queryable* q, Options opts,
          common::log::Logger log)
     : loop_(loop), app_(app), q_(q), opts_(std::move(opts)), log_(std::move(log)) {}
@@ -286,6 +623,33 @@ void Api::Register(common::http::Server& server) {
                 [this](Request& r, Respond d) { HandleSeries(r, std::move(d)); });
   server.Handle("/api/v1/labels", {"GET", "POST"},
                 [this](Request& r, Respond d) { HandleLabels(r, std::move(d), ""); });
+  server.Handle("/api/v1/query", {"GET", "POST"},
+                [this](Request& r, Respond d) { HandleQuery(r, std::move(d), false); });
+  server.Handle("/api/v1/query_range", {"GET", "POST"},
+                [this](Request& r, Respond d) { HandleQuery(r, std::move(d), true); });
+  server.Handle("/api/v1/format_query", {"GET", "POST"},
+                [this](Request& r, Respond d) { HandleFormatOrParse(r, std::move(d), false); });
+  server.Handle("/api/v1/parse_query", {"GET", "POST"},
+                [this](Request& r, Respond d) { HandleFormatOrParse(r, std::move(d), true); });
+  server.Handle("/api/v1/query_exemplars", {"GET", "POST"},
+                [](Request&, Respond d) { d(Success(json::array())); });
+  // No metadata is kept by the scrape side yet: an empty object, as Prometheus with no targets.
+  server.Handle("/api/v1/metadata", {"GET"}, [](Request&, Respond d) { d(Success(json::object())); });
+  server.Handle("/api/v1/status/buildinfo", {"GET"}, [this](Request&, Respond d) {
+    // `features` stays empty: a non-empty one makes Grafana take us for Mimir.
+    d(Success(json{{"version", opts_.prometheus_version},
+                   {"revision", opts_.revision},
+                   {"branch", ""},
+                   {"buildUser", ""},
+                   {"buildDate", opts_.build_date},
+                   {"goVersion", ""},
+                   {"features", json::object()}}));
+  });
+  server.Handle("/api/v1/status/flags", {"GET"}, [this](Request&, Respond d) {
+    json o = json::object();
+    for (const auto& [k, v] : opts_.flags) o[k] = v;
+    d(Success(std::move(o)));
+  });
   server.Handle("/api/v1/targets", {"GET"}, [this](Request& r, Respond d) {
     Params p = RequestParams(r);
     std::string state = p.Has("state") ? p.Get("state") : "any";
@@ -579,6 +943,154 @@ void Api::HandleLabels(Request& req, Respond respond, std::string label_name) {
       [respond, result] { respond(std::move(*result)); });
 }
 
+void Api::HandleQuery(Request& req, Respond respond, bool range) {
+  Params p = RequestParams(req);
+  std::string query = p.Get("query");
+  int64_t start = 0, end = 0, step = 0;
+  if (range) {
+    for (const char* name : {"start", "end"}) {
+      auto t = ParseTimeMs(p.Get(name));
+      if (!t.ok()) {
+        respond(Error(400, "bad_data", "invalid parameter \"" + std::string(name) + "\": cannot parse \"" +
+                                           p.Get(name) + "\" to a valid timestamp"));
+        return;
+      }
+      (std::string_view(name) == "start" ? start : end) = *t;
+    }
+    if (end < start) {
+      respond(Error(400, "bad_data", "invalid parameter \"end\": end timestamp must not be before start time"));
+      return;
+    }
+    auto st = ParseDurationParamMs(p.Get("step"));
+    if (!st.ok()) {
+      respond(Error(400, "bad_data", "invalid parameter \"step\": " + std::string(st.status().message())));
+      return;
+    }
+    step = *st;
+    if (step <= 0) {
+      respond(Error(400, "bad_data",
+                    "invalid parameter \"step\": zero or negative query resolution step widths are not "
+                    "accepted. Try a positive integer"));
+      return;
+    }
+    // As Prometheus: (end - start) / step as whole steps, at most 11,000.
+    if ((end - start) / step > 11000) {
+      respond(Error(400, "bad_data",
+                    "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the "
+                    "query resolution (?step=XX)"));
+      return;
+    }
+  } else {
+    start = NowMs();
+    if (p.Has("time")) {
+      auto t = ParseTimeMs(p.Get("time"));
+      if (!t.ok()) {
+        respond(Error(400, "bad_data", "invalid parameter \"time\": cannot parse \"" + p.Get("time") +
+                                           "\" to a valid timestamp"));
+        return;
+      }
+      start = *t;
+    }
+    end = start;
+  }
+  int64_t timeout_ms = 0, lookback_ms = 0;
+  if (p.Has("timeout")) {
+    auto t = ParseDurationParamMs(p.Get("timeout"));
+    if (!t.ok()) {
+      respond(Error(400, "bad_data", "invalid parameter \"timeout\": " + std::string(t.status().message())));
+      return;
+    }
+    timeout_ms = *t;
+  }
+  if (p.Has("lookback_delta")) {
+    auto t = ParseDurationParamMs(p.Get("lookback_delta"));
+    if (!t.ok()) {
+      respond(Error(400, "bad_data", "invalid parameter \"lookback_delta\": " + std::string(t.status().message())));
+      return;
+    }
+    lookback_ms = *t;
+  }
+  size_t limit = 0;
+  if (p.Has("limit")) {
+    std::string l = p.Get("limit");
+    int64_t n = -1;
+    auto [ptr, ec] = std::from_chars(l.data(), l.data() + l.size(), n);
+    if (ec != std::errc() || ptr != l.data() + l.size() || n < 0) {
+      respond(Error(400, "bad_data", "invalid parameter \"limit\": cannot parse \"" + l + "\" to a valid limit"));
+      return;
+    }
+    limit = static_cast<size_t>(n);
+  }
+  if (engine_ == nullptr) {
+    respond(Error(503, "unavailable", "this lookout-collector has no PromQL engine"));
+    return;
+  }
+#ifdef LOOKOUT_HAVE_PROMQL
+  promql::EngineOptions eopts = engine_->options();
+  if (timeout_ms > 0) eopts.timeout_ms = std::min(eopts.timeout_ms, timeout_ms);
+  if (lookback_ms > 0) eopts.lookback_delta_ms = lookback_ms;
+  auto result = std::make_shared<Response>();
+  loop_.QueueWork(
+      [this, query = std::move(query), eopts, range, start, end, step, limit, result] {
+        auto expr = promql::parser::ParseExpr(query);
+        if (!expr.ok()) {
+          queries_failed_++;
+          *result = QueryError(expr.status(), "invalid parameter \"query\": ");
+          return;
+        }
+        promql::Engine engine(eopts);
+        auto r = range ? engine.Range(*q_, **expr, start, end, step) : engine.Instant(*q_, **expr, start);
+        if (!r.ok()) {
+          queries_failed_++;
+          *result = QueryError(r.status(), "");
+          return;
+        }
+        queries_ok_++;
+        bool truncated = false;
+        std::string body = R"({"status":"success","data":)";
+        body += RenderQueryData(r->value, limit, &truncated);
+        std::vector<std::string> warnings = r->annotations.warnings;
+        if (truncated) warnings.push_back("results truncated due to limit");
+        for (const auto* list : {&warnings, &r->annotations.infos}) {
+          if (list->empty()) continue;
+          body += list == &warnings ? R"(,"warnings":[)" : R"(,"infos":[)";
+          for (size_t i = 0; i < list->size(); ++i) {
+            if (i > 0) body += ',';
+            AppendJsonString(body, (*list)[i]);
+          }
+          body += ']';
+        }
+        body += '}';
+        result->status = 200;
+        result->content_type = "application/json";
+        result->body = std::move(body);
+      },
+      [respond, result] { respond(std::move(*result)); });
+#else
+  (void)start, (void)end, (void)step, (void)limit, (void)range, (void)timeout_ms, (void)lookback_ms;
+  respond(Error(503, "unavailable", "this lookout-collector was built without the PromQL engine"));
+#endif
+}
+
+void Api::HandleFormatOrParse(Request& req, Respond respond, bool parse) {
+  Params p = RequestParams(req);
+#ifdef LOOKOUT_HAVE_PROMQL
+  auto expr = promql::parser::ParseExpr(p.Get("query"));
+  if (!expr.ok()) {
+    respond(QueryError(expr.status(), "invalid parameter \"query\": "));
+    return;
+  }
+  if (parse) {
+    respond(Success(json::parse(TranslateAst(expr->get()).dump())));
+  } else {
+    respond(Success(json(promql::parser::Format(**expr))));
+  }
+#else
+  (void)p, (void)parse;
+  respond(Error(503, "unavailable", "this lookout-collector was built without the PromQL parser"));
+#endif
+}
+
 void Api::AddMetrics(common::metrics::MetricSet& out) const {
   const char* h = "Remote-write requests handled, by outcome.";
   out.Counter("lookout_remote_write_requests_total", h, static_cast<double>(write_ok_.load()),
@@ -593,6 +1105,9 @@ void Api::AddMetrics(common::metrics::MetricSet& out) const {
               "Samples stored from remote-write requests.", static_cast<double>(samples_in_.load()));
   out.Counter("lookout_federate_requests_total", "Requests to /federate.",
               static_cast<double>(federate_requests_.load()));
+  const char* q = "PromQL queries (/api/v1/query, query_range) answered, by outcome.";
+  out.Counter("lookout_api_queries_total", q, static_cast<double>(queries_ok_.load()), {{"outcome", "success"}});
+  out.Counter("lookout_api_queries_total", q, static_cast<double>(queries_failed_.load()), {{"outcome", "error"}});
 }
 
 }  // namespace collector::api

@@ -3,15 +3,23 @@
 //   lookout-tool tsdb backup DIR DEST    consistent copy, safe while the collector runs
 //   lookout-tool check config FILE...    validate lookout-collector config files (promtool's
 //                                        "check config"); exit code 1 when any is invalid
+//   lookout-tool test promql FILE...     run Prometheus' PromQL test scripts (*.test) against
+//                                        Lookout's engine; prints each failure and ends with
+//                                        "N passed, N failed, N skipped"; exit code 1 on any
+//                                        failure. --verbose lists skipped evals with reasons.
 
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "collector/config/config.h"
 #include "collector/tsdb/db.h"
+#ifdef LOOKOUT_HAVE_PROMQLTEST
+#include "collector/promql/promqltest/runner.h"
+#endif
 
 namespace {
 
@@ -35,6 +43,79 @@ int CheckConfig(const std::vector<std::string>& files) {
   return rc;
 }
 
+#ifdef LOOKOUT_HAVE_PROMQLTEST
+void PrintIndented(std::string_view label, const std::string& text) {
+  std::printf("  %s", std::string(label).c_str());
+  size_t start = 0;
+  bool first = true;
+  while (start <= text.size()) {
+    size_t nl = text.find('\n', start);
+    std::string line = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    std::printf("%s%s\n", first ? "" : "            ", line.c_str());
+    first = false;
+    if (nl == std::string::npos) break;
+    start = nl + 1;
+  }
+}
+#endif
+
+// Runs PromQL test scripts. Every failure: "FILE:LINE: EXPR", the kind and reason, expected and
+// got. Last line: "N passed, N failed, N skipped". A script that does not parse counts as one
+// failure. Returns 1 when anything failed.
+int TestPromql(const std::vector<std::string>& files, bool verbose) {
+#ifdef LOOKOUT_HAVE_PROMQLTEST
+  namespace pt = collector::promql::promqltest;
+  int passed = 0, failed = 0, skipped = 0, skipped_nh = 0, skipped_st = 0, msg_mismatch = 0, notes = 0;
+  for (const auto& f : files) {
+    pt::FileReport rep = pt::RunFile(f);
+    if (!rep.script_error.ok()) {
+      std::printf("%s: script error: %s\n", f.c_str(), std::string(rep.script_error.message()).c_str());
+      failed++;
+      continue;
+    }
+    for (const auto& e : rep.evals) {
+      if (e.outcome == pt::Outcome::kFail) {
+        std::printf("%s:%d: %s\n", f.c_str(), e.line, e.expr.empty() ? "(load)" : e.expr.c_str());
+        std::printf("  %s: %s\n", std::string(pt::FailureKindName(e.failure)).c_str(), e.message.c_str());
+        if (!e.expected.empty()) PrintIndented("expected: ", e.expected);
+        if (!e.got.empty()) PrintIndented("got:      ", e.got);
+      } else if (e.outcome == pt::Outcome::kSkip && verbose) {
+        std::printf("%s:%d: skipped (%s: %s): %s\n", f.c_str(), e.line,
+                    std::string(pt::SkipKindName(e.skip)).c_str(), e.skip_reason.c_str(), e.expr.c_str());
+      }
+      if (verbose) {
+        for (const auto& n : e.notes) std::printf("%s:%d: note: %s\n", f.c_str(), e.line, n.c_str());
+      }
+    }
+    if (verbose) {
+      std::printf("%s: %d passed, %d failed, %d skipped (%d native histograms, %d start timestamps)\n",
+                  f.c_str(), rep.passed, rep.failed, rep.skipped, rep.skipped_native_histograms,
+                  rep.skipped_start_timestamps);
+    }
+    passed += rep.passed;
+    failed += rep.failed;
+    skipped += rep.skipped;
+    skipped_nh += rep.skipped_native_histograms;
+    skipped_st += rep.skipped_start_timestamps;
+    msg_mismatch += rep.fail_message_mismatches;
+    notes += rep.annotation_notes;
+  }
+  std::printf("skipped: %d for native histograms, %d needing start timestamps (not histogram-related)\n",
+              skipped_nh, skipped_st);
+  std::printf("of the failures, %d are error-message mismatches of `expect fail`; %d evals have "
+              "annotation-text notes (not failures%s)\n",
+              msg_mismatch, notes, verbose ? "" : "; see --verbose");
+  std::printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+  std::fflush(stdout);
+  return failed > 0 ? 1 : 0;
+#else
+  (void)files;
+  (void)verbose;
+  std::fprintf(stderr, "lookout-tool: test promql: this build has no PromQL engine\n");
+  return 1;
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -53,9 +134,18 @@ int main(int argc, char** argv) try {
   std::vector<std::string> config_files;
   auto* check_config = check->add_subcommand("config", "Check lookout-collector config files.");
   check_config->add_option("FILE", config_files, "Config files to check.")->required();
+  auto* test = app.add_subcommand("test", "Run tests.");
+  test->require_subcommand(1);
+  std::vector<std::string> promql_files;
+  bool verbose = false;
+  auto* test_promql = test->add_subcommand(
+      "promql", "Run Prometheus' PromQL test scripts (*.test) against Lookout's engine.");
+  test_promql->add_option("FILE", promql_files, "Test script files.")->required();
+  test_promql->add_flag("--verbose", verbose, "List skipped evals with their reasons, and notes.");
   CLI11_PARSE(app, argc, argv);
 
   if (check_config->parsed()) return CheckConfig(config_files);
+  if (test_promql->parsed()) return TestPromql(promql_files, verbose);
 
   if (inspect->parsed()) {
     auto r = collector::tsdb::InspectDir(dir);

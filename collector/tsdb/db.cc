@@ -9,21 +9,23 @@
 #include <span>
 #include <unordered_set>
 
+#include "collector/tsdb/chunkenc/block.h"
 #include "collector/tsdb/chunkenc/varint.h"
 #include "common/sqlite/db.h"
 
 namespace collector::tsdb {
 
 namespace fs = std::filesystem;
-using chunkenc::GetUvarint;
-using chunkenc::GetVarint;
-using chunkenc::PutUvarint;
-using chunkenc::PutVarint;
 using chunkenc::XorAppender;
 using chunkenc::XorIterator;
 using common::sqlite::Stmt;
 using storage::ChunkMeta;
 using storage::Labels;
+
+using chunkenc::GetUvarint;
+using chunkenc::GetVarint;
+using chunkenc::PutUvarint;
+using chunkenc::PutVarint;
 
 namespace {
 
@@ -31,6 +33,11 @@ constexpr int kStripes = 64;
 constexpr uint8_t kRecSeries = 1;
 constexpr uint8_t kRecSamples = 2;
 constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
+// A persisted row holds the samples of one series in one aligned window of this span (as
+// Prometheus' 2 h blocks).
+constexpr int64_t kRowSpanMs = 2 * 3600 * 1000;
+constexpr int kPageSize = 65536;
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 void PutF64(std::string& out, double v) {
   uint64_t b;
@@ -49,6 +56,11 @@ uint64_t Bits(double v) {
   uint64_t b;
   std::memcpy(&b, &v, 8);
   return b;
+}
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -98,6 +110,13 @@ struct DB::MemSeries {
   int64_t last_t = kNoTime;
   uint64_t last_bits = 0;
   bool in_db = false;  // row in the series table
+  int64_t closed_seen_ms = 0;  // when Persist first saw `closed` non-empty (steady clock); 0 = not
+  // The newest sample of this series in the uncommitted batch of appender `batch_id` (0 = none),
+  // so a batch checks its own order without a per-batch map. When two appenders interleave on one
+  // series the later one takes the slot; Commit() still drops anything not newer than last_t.
+  uint64_t batch_id = 0;
+  int64_t batch_t = kNoTime;
+  uint64_t batch_bits = 0;
 };
 
 struct DB::Stripe {
@@ -138,14 +157,15 @@ Status DB::Init() {
   auto w = common::sqlite::Db::Open(opts_.dir + "/lookout.db");
   if (!w.ok()) return w.status();
   writer_ = std::move(w).value();
-  // auto_vacuum must be set before the first table exists.
+  // page_size and auto_vacuum only take effect before the first table exists. Large pages: rows
+  // are compressed blocks of a few hundred bytes each, appended in rowid order, and 4 KiB pages
+  // wasted about 20 % of the chunks table on the tail of each page.
+  LOOKOUT_RETURN_IF_ERROR(writer_->Exec("PRAGMA page_size=" + std::to_string(kPageSize)));
   LOOKOUT_RETURN_IF_ERROR(writer_->Exec("PRAGMA auto_vacuum=INCREMENTAL"));
   LOOKOUT_RETURN_IF_ERROR(writer_->Exec("PRAGMA journal_mode=WAL"));
   LOOKOUT_RETURN_IF_ERROR(writer_->Exec("PRAGMA synchronous=NORMAL"));
   LOOKOUT_RETURN_IF_ERROR(writer_->Exec(
       "CREATE TABLE IF NOT EXISTS series(id INTEGER PRIMARY KEY, lset BLOB NOT NULL);"
-      "CREATE TABLE IF NOT EXISTS postings(name TEXT NOT NULL, value TEXT NOT NULL,"
-      "  series_id INTEGER NOT NULL, PRIMARY KEY(name, value, series_id)) WITHOUT ROWID;"
       "CREATE TABLE IF NOT EXISTS chunks(series_id INTEGER NOT NULL, min_time INTEGER NOT NULL,"
       "  max_time INTEGER NOT NULL, data BLOB NOT NULL);"
       "CREATE INDEX IF NOT EXISTS chunks_series ON chunks(series_id, min_time);"
@@ -313,29 +333,44 @@ bool DB::HasSample(MemSeries* s, int64_t t, double v) {
   return false;
 }
 
+uint64_t NextBatchId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 class HeadAppender : public storage::Appender {
  public:
   explicit HeadAppender(DB* db) : db_(db) {}
   ~HeadAppender() override = default;
 
   Result<SeriesRef> Append(SeriesRef ref, const Labels& labels, int64_t t, double v) override {
+    // A ref returned earlier for these labels is trusted (as Prometheus' headAppender): callers
+    // cache refs keyed by the exact label bytes. Refs are never reused.
     DB::MemSeries* s = ref != 0 ? db_->GetByRef(ref) : nullptr;
-    if (s == nullptr || !(s->labels == labels)) {
+    if (s == nullptr) {
       if (labels.empty()) return Status::InvalidArgument("empty label set");
       auto r = db_->GetOrCreate(labels, true, 0);
       if (!r.ok()) return r.status();
       s = *r;
     }
+    uint64_t bits = Bits(v);
     int64_t last;
     uint64_t last_bits;
     {
       std::lock_guard<std::mutex> l(s->mu);
       last = s->last_t;
       last_bits = s->last_bits;
-    }
-    if (auto it = batch_last_.find(s); it != batch_last_.end() && it->second.first >= last) {
-      last = it->second.first;
-      last_bits = it->second.second;
+      if (s->batch_id == id_ && s->batch_t >= last) {
+        last = s->batch_t;
+        last_bits = s->batch_bits;
+      }
+      if (t > last) {
+        s->batch_id = id_;
+        s->batch_t = t;
+        s->batch_bits = bits;
+        pending_.push_back({s, t, v});
+        return s->ref;
+      }
     }
     if (t < last) {
       // A sender re-sending a batch we stored before it saw our answer (a crash, a timeout)
@@ -344,14 +379,9 @@ class HeadAppender : public storage::Appender {
       db_->stats_.out_of_order++;
       return storage::ErrOutOfOrderSample();
     }
-    if (t == last) {
-      if (Bits(v) == last_bits) return s->ref;  // an exact duplicate is ignored, as Prometheus
-      db_->stats_.duplicates++;
-      return storage::ErrDuplicateSampleForTimestamp();
-    }
-    batch_last_[s] = {t, Bits(v)};
-    pending_.push_back({s, t, v});
-    return s->ref;
+    if (bits == last_bits) return s->ref;  // an exact duplicate is ignored, as Prometheus
+    db_->stats_.duplicates++;
+    return storage::ErrDuplicateSampleForTimestamp();
   }
 
   Status Commit() override {
@@ -387,13 +417,13 @@ class HeadAppender : public storage::Appender {
     }
     db_->stats_.samples_appended += appended;
     pending_.clear();
-    batch_last_.clear();
+    id_ = NextBatchId();
     return Status::Ok();
   }
 
   void Rollback() override {
     pending_.clear();
-    batch_last_.clear();
+    id_ = NextBatchId();
   }
 
  private:
@@ -404,7 +434,7 @@ class HeadAppender : public storage::Appender {
   };
   DB* db_;
   std::vector<Pending> pending_;
-  std::unordered_map<DB::MemSeries*, std::pair<int64_t, uint64_t>> batch_last_;
+  uint64_t id_ = NextBatchId();
   std::string rec_;
 };
 
@@ -585,6 +615,7 @@ class DBQuerier : public storage::Querier {
     std::vector<SeriesRef> refs = db_->MatchRefs(ms);
     std::vector<std::unique_ptr<StoredSeries>> out;
     Status status;
+    std::vector<chunkenc::Sample> samples;
     auto reader = db_->TakeReader();
     std::optional<Stmt> q;
     if (reader) {
@@ -612,7 +643,28 @@ class DBQuerier : public storage::Querier {
       if (maybe_persisted && q) {
         q->Bind(1, static_cast<int64_t>(ref)).Bind(2, mint).Bind(3, maxt);
         while (q->Step()) {
-          chunks.push_back(ChunkMeta{q->ColumnInt(0), q->ColumnInt(1), std::string(q->ColumnBlob(2))});
+          std::string_view data = q->ColumnBlob(2);
+          if (!chunkenc::IsBlock(data)) {
+            chunks.push_back(ChunkMeta{q->ColumnInt(0), q->ColumnInt(1), std::string(data)});
+            continue;
+          }
+          // A block: back to XOR chunks of 120 samples, keeping those inside [mint, maxt].
+          samples.clear();
+          Status ds = chunkenc::DecodeBlock(data, samples);
+          if (!ds.ok()) {
+            status = ds.Annotate("series " + std::to_string(ref));
+            continue;
+          }
+          auto lo = std::lower_bound(samples.begin(), samples.end(), mint,
+                                     [](const chunkenc::Sample& a, int64_t t) { return a.t < t; });
+          auto hi = std::upper_bound(lo, samples.end(), maxt,
+                                     [](int64_t t, const chunkenc::Sample& a) { return t < a.t; });
+          std::span<const chunkenc::Sample> in(lo, hi);
+          for (size_t i = 0; i < in.size(); i += chunkenc::kSamplesPerChunk) {
+            auto part = in.subspan(i, std::min<size_t>(chunkenc::kSamplesPerChunk, in.size() - i));
+            auto x = chunkenc::ToXorChunks(part);
+            chunks.push_back(ChunkMeta{part.front().t, part.back().t, std::move(x.front())});
+          }
         }
         if (!q->status().ok()) status = q->status();
         q->Reset();
@@ -683,15 +735,18 @@ Result<std::unique_ptr<storage::Querier>> DB::NewQuerier(int64_t mint, int64_t m
 // ---------------------------------------------------------------------------------------------
 // Persistence, checkpoint, retention
 
-Status DB::Persist() {
+Status DB::Persist(bool all) {
   std::lock_guard<std::mutex> wl(writer_mu_);
   struct Item {
     MemSeries* s;
     size_t n;
     std::vector<ChunkMeta> chunks;
     bool new_series;
+    int64_t cut;  // samples with t < cut are persisted; the rest go back to the head
+    std::vector<std::string> rest;  // re-encoded samples >= cut, as closed XOR chunks
   };
   std::vector<Item> items;
+  int64_t now = SteadyMs();
   for (int i = 0; i < kStripes; ++i) {
     std::vector<MemSeries*> ss;
     {
@@ -700,54 +755,118 @@ Status DB::Persist() {
     }
     for (MemSeries* s : ss) {
       std::lock_guard<std::mutex> l(s->mu);
-      if (s->closed.empty() && s->in_db) continue;
-      items.push_back(Item{s, s->closed.size(), s->closed, !s->in_db});
+      if (s->closed.empty()) {
+        s->closed_seen_ms = 0;
+        if (s->in_db) continue;
+      } else if (s->closed_seen_ms == 0) {
+        s->closed_seen_ms = now;
+      }
+      // Due: every closed sample when forced or old enough; otherwise the windows that are
+      // complete (a later closed sample lies in a later window; samples arrive in time order).
+      int64_t cut = kNoTime;
+      if (all || (!s->closed.empty() && now - s->closed_seen_ms >= opts_.persist_max_age_ms)) {
+        cut = std::numeric_limits<int64_t>::max();
+      } else if (!s->closed.empty() &&
+                 static_cast<int>(s->closed.size()) >= opts_.persist_min_chunks) {
+        int64_t last = FloorDiv(s->closed.back().max_time, kRowSpanMs);
+        if (FloorDiv(s->closed.front().min_time, kRowSpanMs) < last) cut = last * kRowSpanMs;
+      }
+      if (cut == kNoTime) {
+        if (!s->in_db) items.push_back(Item{s, 0, {}, true, cut, {}});  // only the series row
+        continue;
+      }
+      // The closed chunks that hold samples before the cut.
+      size_t n = 0;
+      while (n < s->closed.size() && s->closed[n].min_time < cut) ++n;
+      items.push_back(Item{s, n,
+                           std::vector<ChunkMeta>(s->closed.begin(),
+                                                  s->closed.begin() + static_cast<long>(n)),
+                           !s->in_db, cut, {}});
     }
   }
   if (items.empty()) return Status::Ok();
   common::sqlite::Transaction tx(*writer_);
   LOOKOUT_RETURN_IF_ERROR(tx.status());
   auto ins_series = writer_->Prepare("INSERT OR IGNORE INTO series(id, lset) VALUES(?1, ?2)");
-  auto ins_post = writer_->Prepare(
-      "INSERT OR IGNORE INTO postings(name, value, series_id) VALUES(?1, ?2, ?3)");
   auto ins_chunk = writer_->Prepare(
       "INSERT INTO chunks(series_id, min_time, max_time, data) VALUES(?1, ?2, ?3, ?4)");
   if (!ins_series.ok()) return ins_series.status();
-  if (!ins_post.ok()) return ins_post.status();
   if (!ins_chunk.ok()) return ins_chunk.status();
   std::string blob;
+  std::vector<chunkenc::Sample> samples;
   uint64_t nchunks = 0;
-  for (const Item& it : items) {
+  for (Item& it : items) {
     int64_t ref = static_cast<int64_t>(it.s->ref);
     if (it.new_series) {
       blob.clear();
       EncodeLabels(blob, it.s->labels);
       Status s = ins_series->Bind(1, ref).BindBlob(2, blob).Exec();
-      for (const auto& l : it.s->labels) {
-        if (s.ok()) s = ins_post->BindText(1, l.name).BindText(2, l.value).Bind(3, ref).Exec();
-      }
       if (!s.ok()) {
         stats_.persist_failures++;
         return s.Annotate("persist series");
       }
     }
+    if (it.chunks.empty()) continue;
+    // All closed chunks of the series in one compressed row.
+    samples.clear();
     for (const auto& c : it.chunks) {
-      Status s = ins_chunk->Bind(1, ref).Bind(2, c.min_time).Bind(3, c.max_time).BindBlob(4, c.data).Exec();
+      XorIterator xi(c.data);
+      while (xi.Next()) {
+        if (samples.empty() || xi.t() > samples.back().t) samples.push_back({xi.t(), xi.v()});
+      }
+      if (!xi.status().ok()) {
+        stats_.persist_failures++;
+        return xi.status().Annotate("persist: head chunk of series " + std::to_string(ref));
+      }
+    }
+    auto split = std::lower_bound(samples.begin(), samples.end(), it.cut,
+                                  [](const chunkenc::Sample& a, int64_t t) { return a.t < t; });
+    if (split != samples.end()) {
+      it.rest = chunkenc::ToXorChunks(std::span<const chunkenc::Sample>(split, samples.end()));
+      samples.erase(split, samples.end());
+    }
+    // One row per aligned kRowSpanMs window, so retention (which drops whole rows by max_time)
+    // keeps its granularity whatever the scrape interval.
+    for (size_t lo = 0; lo < samples.size();) {
+      int64_t window = FloorDiv(samples[lo].t, kRowSpanMs);
+      size_t hi = lo + 1;
+      while (hi < samples.size() && FloorDiv(samples[hi].t, kRowSpanMs) == window) ++hi;
+      std::span<const chunkenc::Sample> row(samples.data() + lo, hi - lo);
+      std::string data = chunkenc::EncodeBlock(row);
+      Status s = ins_chunk->Bind(1, ref)
+                     .Bind(2, row.front().t)
+                     .Bind(3, row.back().t)
+                     .BindBlob(4, data)
+                     .Exec();
       if (!s.ok()) {
         stats_.persist_failures++;
         return s.Annotate("persist chunk");
       }
-      ++nchunks;
+      lo = hi;
     }
+    nchunks += it.chunks.size();
   }
   Status cs = tx.Commit();
   if (!cs.ok()) {
     stats_.persist_failures++;
     return cs.Annotate("persist commit");
   }
-  for (const Item& it : items) {
+  for (Item& it : items) {
     std::lock_guard<std::mutex> l(it.s->mu);
     it.s->closed.erase(it.s->closed.begin(), it.s->closed.begin() + static_cast<long>(it.n));
+    std::vector<ChunkMeta> back;
+    for (std::string& c : it.rest) {
+      XorIterator xi(c);
+      int64_t mn = kNoTime, mx = kNoTime;
+      while (xi.Next()) {
+        if (mn == kNoTime) mn = xi.t();
+        mx = xi.t();
+      }
+      back.push_back(ChunkMeta{mn, mx, std::move(c)});
+    }
+    it.s->closed.insert(it.s->closed.begin(), std::make_move_iterator(back.begin()),
+                        std::make_move_iterator(back.end()));
+    if (it.n > 0) it.s->closed_seen_ms = it.s->closed.empty() ? 0 : now;
     it.s->in_db = true;
   }
   stats_.chunks_persisted += nchunks;
@@ -924,7 +1043,13 @@ Result<InspectResult> InspectDir(const std::string& dir) {
       std::string_view d = st->ColumnBlob(2);
       r.chunks++;
       r.chunk_bytes += d.size();
-      if (d.size() >= 2) r.samples += (static_cast<uint8_t>(d[0]) << 8) | static_cast<uint8_t>(d[1]);
+      if (chunkenc::IsBlock(d)) {
+        auto n = chunkenc::BlockNumSamples(d);
+        if (!n.ok()) return n.status();
+        r.samples += *n;
+      } else if (d.size() >= 2) {
+        r.samples += (static_cast<uint8_t>(d[0]) << 8) | static_cast<uint8_t>(d[1]);
+      }
       int64_t mn = st->ColumnInt(0), mx = st->ColumnInt(1);
       r.min_time = first ? mn : std::min(r.min_time, mn);
       r.max_time = first ? mx : std::max(r.max_time, mx);
@@ -962,7 +1087,7 @@ void DB::Background() {
       bg_cv_.wait_for(l, std::chrono::milliseconds(opts_.persist_interval_ms), [&] { return stopping_; });
       if (stopping_) return;
     }
-    Status s = Persist();
+    Status s = Persist(/*all=*/false);
     if (!s.ok()) log_.Error("persist failed; will retry", {{"err", s.ToString()}});
     if (s.ok() && wal_->DiskBytes() > opts_.checkpoint_wal_bytes) {
       s = Checkpoint();

@@ -7,8 +7,10 @@
 //   threads do not serialize; a series ref encodes its stripe (ref % 64 == hash % 64).
 // - WAL (tsdb/wal): every committed batch is in the WAL before Commit() returns; series records
 //   are logged when a series is created.
-// - SQLite (dir/lookout.db): closed chunks are persisted in batches (tables series, postings,
-//   chunks); then a checkpoint of the head replaces the WAL segments before it.
+// - SQLite (dir/lookout.db): closed chunks are persisted in batches (tables series and chunks; a
+//   chunks row holds a compressed block of all closed chunks of a series, chunkenc/block.h, or in
+//   files written before blocks, one XOR chunk); then a checkpoint of the head replaces the WAL
+//   segments before it. The postings table of old files is left alone: the index is in memory.
 // - retention by time and size, in the background; queries merge persisted and head chunks.
 // - out-of-order and duplicate samples are rejected and counted; stale markers are stored as any
 //   other value (bit-exact).
@@ -47,6 +49,12 @@ struct Options {
   wal::SyncPolicy sync = wal::SyncPolicy::kSegment;
   uint64_t wal_segment_bytes = 128ull << 20;
   int64_t persist_interval_ms = 60000;     // how often closed chunks go to SQLite
+  // The background persist writes a series once it has this many closed chunks, or when its
+  // oldest unpersisted closed chunk has waited persist_max_age_ms; all its closed chunks then go
+  // into one compressed row (chunkenc/block.h). Until then they are in the WAL (segments and
+  // checkpoints), as before. Persist() (shutdown, checkpoint, backup) writes everything.
+  int persist_min_chunks = 4;
+  int64_t persist_max_age_ms = 4ll * 3600 * 1000;
   uint64_t checkpoint_wal_bytes = 256ull << 20;  // checkpoint when the WAL grows past this
   int64_t retention_interval_ms = 60000;
   bool background = true;  // run persist/checkpoint/retention in a thread
@@ -76,8 +84,9 @@ class DB : public storage::Appendable, public storage::Queryable {
   std::unique_ptr<storage::Appender> NewAppender() override;
   Result<std::unique_ptr<storage::Querier>> NewQuerier(int64_t mint, int64_t maxt) override;
 
-  // Background work, callable directly (tests, shutdown, lookout-tool).
-  Status Persist();
+  // Background work, callable directly (tests, shutdown, lookout-tool). Persist(false) writes only
+  // the series that are due (persist_min_chunks / persist_max_age_ms); Persist() all closed chunks.
+  Status Persist(bool all = true);
   Status Checkpoint();
   Status ApplyRetention(int64_t now_ms);
 
@@ -132,7 +141,7 @@ Status BackupDir(const std::string& src_dir, const std::string& dest_dir);
 
 struct InspectResult {
   uint64_t series = 0;
-  uint64_t chunks = 0;
+  uint64_t chunks = 0;         // rows of the chunks table (a block or a plain XOR chunk each)
   uint64_t samples = 0;        // in persisted chunks
   uint64_t chunk_bytes = 0;    // payload bytes of persisted chunks
   uint64_t db_file_bytes = 0;  // lookout.db (+ its -wal)

@@ -9,6 +9,9 @@
 #include <map>
 #include <random>
 
+#include "collector/tsdb/chunkenc/block.h"
+#include "common/sqlite/db.h"
+
 namespace collector::tsdb {
 namespace {
 
@@ -272,6 +275,115 @@ TEST_F(DBTest, ResentBatchesAreIdempotentButRealOutOfOrderIsRejected) {
   ASSERT_EQ(got.begin()->second.size(), 5u);
   EXPECT_EQ(db_->stats().out_of_order.load(), 2u);
   EXPECT_EQ(db_->stats().duplicates.load(), 1u);
+}
+
+TEST_F(DBTest, ClosedChunksArePersistedTogetherAsOneBlockRow) {
+  Options o;
+  o.persist_min_chunks = 4;
+  o.persist_max_age_ms = 3600 * 1000;
+  Open(o);
+  Labels a{{"__name__", "a"}}, b{{"__name__", "b"}};
+  std::map<std::string, std::vector<std::pair<int64_t, uint64_t>>> want;
+  auto add = [&](const Labels& l, int from, int to) {
+    auto app = db_->NewAppender();
+    for (int i = from; i < to; ++i) {
+      double v = i % 50 == 7 ? storage::StaleNaN() : static_cast<double>(i) / 10;
+      ASSERT_TRUE(app->Append(0, l, int64_t{15000} * i, v).ok());
+      want[l.ToString()].push_back({int64_t{15000} * i, Bits(v)});
+    }
+    ASSERT_TRUE(app->Commit().ok());
+  };
+  add(a, 0, 3 * 120 + 10);  // 3 closed chunks: not due
+  add(b, 0, 5 * 120 + 10);  // 5 closed chunks reaching past the first 2 h window: due
+  ASSERT_TRUE(db_->Persist(false).ok());
+  EXPECT_EQ(db_->stats().chunks_persisted.load(), 4u);
+  auto r = InspectDir(dir_);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->chunks, 1u);  // one row: b's complete window [0, 2h) = 480 samples at 15 s
+  EXPECT_EQ(r->samples, 480u);
+  EXPECT_EQ(r->series, 2u);  // the series table knows a already
+  EXPECT_EQ(QueryAll(), want);
+  // Range queries inside a block.
+  auto part = QueryAll(15000 * 100, 15000 * 130);
+  EXPECT_EQ(part["{__name__=\"b\"}"].size(), 31u);
+  EXPECT_EQ(part["{__name__=\"a\"}"].size(), 31u);
+  // Restart: a's closed chunks come back from the WAL.
+  Open(o);
+  EXPECT_EQ(QueryAll(), want);
+  add(a, 3 * 120 + 10, 5 * 120 + 20);
+  ASSERT_TRUE(db_->Persist(false).ok());
+  r = InspectDir(dir_);
+  ASSERT_TRUE(r.ok());
+  // The restart's shutdown persisted every closed chunk: a's 0..359 and b's 480..599. a's new
+  // closed chunks (2) are not due yet.
+  EXPECT_EQ(r->chunks, 3u);
+  EXPECT_EQ(r->samples, 960u);
+  db_.reset();  // shutdown persists a's 360..599: one row per 2 h window
+  r = InspectDir(dir_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->chunks, 5u);
+  EXPECT_EQ(r->samples, 1200u);
+  Open(o);
+  EXPECT_EQ(QueryAll(), want);
+  // Every row is a block; the postings table is no longer written.
+  auto sq = common::sqlite::Db::Open(dir_ + "/lookout.db", true);
+  ASSERT_TRUE(sq.ok());
+  auto st = (*sq)->Prepare("SELECT data FROM chunks");
+  ASSERT_TRUE(st.ok());
+  while (st->Step()) EXPECT_TRUE(chunkenc::IsBlock(st->ColumnBlob(0)));
+  auto pc = (*sq)->Prepare("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'postings'");
+  ASSERT_TRUE(pc.ok());
+  ASSERT_TRUE(pc->Step());
+  EXPECT_EQ(pc->ColumnInt(0), 0);
+}
+
+TEST_F(DBTest, OldRowsWithPlainXorChunksStillRead) {
+  Open();
+  Labels l{{"__name__", "old"}};
+  std::vector<std::pair<int64_t, uint64_t>> want;
+  {
+    auto app = db_->NewAppender();
+    for (int i = 1000; i < 1300; ++i) {
+      ASSERT_TRUE(app->Append(0, l, i, i * 0.5).ok());
+      want.push_back({i, Bits(i * 0.5)});
+    }
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  ASSERT_TRUE(db_->Persist().ok());
+  db_.reset();
+  // A file written before blocks: rows of single XOR chunks (and postings rows).
+  {
+    auto sq = common::sqlite::Db::Open(dir_ + "/lookout.db");
+    ASSERT_TRUE(sq.ok());
+    auto id = (*sq)->Prepare("SELECT id FROM series");
+    ASSERT_TRUE(id.ok());
+    ASSERT_TRUE(id->Step());
+    int64_t ref = id->ColumnInt(0);
+    auto ins = (*sq)->Prepare("INSERT INTO chunks(series_id, min_time, max_time, data) VALUES(?1, ?2, ?3, ?4)");
+    ASSERT_TRUE(ins.ok());
+    std::vector<std::pair<int64_t, uint64_t>> old;
+    for (int c = 0; c < 3; ++c) {
+      chunkenc::XorAppender x;
+      for (int i = 0; i < 120; ++i) {
+        int64_t t = c * 120 + i;
+        x.Append(t, static_cast<double>(t));
+        old.push_back({t, Bits(static_cast<double>(t))});
+      }
+      ASSERT_TRUE(ins->Bind(1, ref).Bind(2, x.MinTime()).Bind(3, x.MaxTime()).BindBlob(4, x.Bytes()).Exec().ok());
+      ins->Reset();
+    }
+    ASSERT_TRUE((*sq)->Exec("CREATE TABLE postings(name TEXT NOT NULL, value TEXT NOT NULL,"
+                            " series_id INTEGER NOT NULL, PRIMARY KEY(name, value, series_id))"
+                            " WITHOUT ROWID").ok());
+    ASSERT_TRUE((*sq)->Exec("INSERT INTO postings VALUES('__name__', 'old', " + std::to_string(ref) + ")").ok());
+    want.insert(want.begin(), old.begin(), old.end());
+  }
+  Open();
+  EXPECT_EQ(QueryAll()["{__name__=\"old\"}"], want);
+  auto r = InspectDir(dir_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->samples, 600u);  // the open head chunk (60) is in the WAL
+  EXPECT_EQ(r->chunks, 4u);
 }
 
 TEST_F(DBTest, BackupIsAConsistentCopy) {

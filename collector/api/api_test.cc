@@ -1,0 +1,79 @@
+#include "collector/api/api.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+namespace collector::api {
+namespace {
+
+TEST(FormatSampleValue, GoFormatting) {
+  struct Case {
+    double v;
+    const char* want;
+  } cases[] = {
+      {1, "1"},           {0, "0"},
+      {-1, "-1"},         {0.25, "0.25"},
+      {1234567.5, "1234567.5"}, {13.066666666666666, "13.066666666666666"},
+      {1e-7, "1e-07"},    {1e-6, "0.000001"},
+      {1e21, "1e+21"},    {1e20, "100000000000000000000"},
+      {123456789012345680000.0, "123456789012345680000"},
+      {-2.5e-10, "-2.5e-10"}, {1.7976931348623157e308, "1.7976931348623157e+308"},
+      {0.1 + 0.2, "0.30000000000000004"},
+      {std::nan(""), "NaN"}, {HUGE_VAL, "+Inf"}, {-HUGE_VAL, "-Inf"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(FormatSampleValue(c.v), c.want) << c.want;
+}
+
+TEST(FormatTimestamp, MillisecondsAsSeconds) {
+  EXPECT_EQ(FormatTimestamp(4000), "4");
+  EXPECT_EQ(FormatTimestamp(1710497700000), "1710497700");
+  EXPECT_EQ(FormatTimestamp(1710497700005), "1710497700.005");
+  EXPECT_EQ(FormatTimestamp(1710497700050), "1710497700.050");
+  EXPECT_EQ(FormatTimestamp(1710497700500), "1710497700.500");
+  EXPECT_EQ(FormatTimestamp(-1500), "-1.500");
+  EXPECT_EQ(FormatTimestamp(0), "0");
+}
+
+TEST(ParseDurationParamMs, FloatSecondsOrDuration) {
+  EXPECT_EQ(*ParseDurationParamMs("15"), 15000);
+  EXPECT_EQ(*ParseDurationParamMs("0.5"), 500);
+  EXPECT_EQ(*ParseDurationParamMs("0.29"), 290);
+  EXPECT_EQ(*ParseDurationParamMs("1m30s"), 90000);
+  EXPECT_EQ(*ParseDurationParamMs("1d"), 86400000);
+  EXPECT_FALSE(ParseDurationParamMs("").ok());
+  EXPECT_FALSE(ParseDurationParamMs("abc").ok());
+  EXPECT_FALSE(ParseDurationParamMs("1e30").ok());
+}
+
+TEST(Params, BodyWinsOverQuery) {
+  Params p = Params::Parse("time=1&match[]=a");
+  p.Merge(Params::Parse("time=2&match[]=b"));
+  EXPECT_EQ(p.Get("time"), "2");
+  EXPECT_EQ(p.GetAll("match[]"), (std::vector<std::string>{"b", "a"}));
+}
+
+TEST(RenderQueryData, Shapes) {
+  promql::Vector vec;
+  vec.push_back({model::Labels{{"__name__", "up"}, {"job", "a\"b"}}, 1500, 1});
+  vec.push_back({model::Labels{{"__name__", "up"}, {"job", "c"}}, 1500, 0.5});
+  bool truncated = false;
+  EXPECT_EQ(RenderQueryData(promql::Value(vec), 0, &truncated),
+            R"({"resultType":"vector","result":[{"metric":{"__name__":"up","job":"a\"b"},"value":[1.500,"1"]},)"
+            R"({"metric":{"__name__":"up","job":"c"},"value":[1.500,"0.5"]}]})");
+  EXPECT_FALSE(truncated);
+  EXPECT_EQ(RenderQueryData(promql::Value(vec), 1, &truncated).find("\"c\""), std::string::npos);
+  EXPECT_TRUE(truncated);
+  EXPECT_EQ(RenderQueryData(promql::Value(promql::Scalar{4000, 2}), 0, nullptr),
+            R"({"resultType":"scalar","result":[4,"2"]})");
+  EXPECT_EQ(RenderQueryData(promql::Value(promql::String{0, "x"}), 0, nullptr),
+            R"({"resultType":"string","result":[0,"x"]})");
+  promql::Matrix m;
+  m.push_back({model::Labels{}, {{0, 1}, {60000, 2}}});
+  EXPECT_EQ(RenderQueryData(promql::Value(m), 0, nullptr),
+            R"({"resultType":"matrix","result":[{"metric":{},"values":[[0,"1"],[60,"2"]]}]})");
+}
+
+}  // namespace
+}  // namespace collector::api
