@@ -88,6 +88,10 @@ class SampleIterator {
   virtual bool Seek(int64_t t_ms) = 0;
   virtual int64_t t() const = 0;
   virtual double v() const = 0;
+  // Start timestamp (OTel start time / created timestamp) of the current sample in ms, 0 when
+  // unknown. Optional: a storage that keeps none inherits this default. Only the PromQL test
+  // runner's MemoryStorage sets it so far (start_timestamps.test); the engine does not read it yet.
+  virtual int64_t st() const { return 0; }
   virtual Status status() const = 0;
 };
 

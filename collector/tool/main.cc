@@ -6,7 +6,9 @@
 //   lookout-tool test promql FILE...     run Prometheus' PromQL test scripts (*.test) against
 //                                        Lookout's engine; prints each failure and ends with
 //                                        "N passed, N failed, N skipped"; exit code 1 on any
-//                                        failure. --verbose lists skipped evals with reasons.
+//                                        failure. --verbose lists skipped evals with reasons;
+//                                        --conservative-nh-skip skips every eval while native
+//                                        histograms are loaded (FORMAT.md section 7).
 
 #include <CLI/CLI.hpp>
 
@@ -62,12 +64,14 @@ void PrintIndented(std::string_view label, const std::string& text) {
 // Runs PromQL test scripts. Every failure: "FILE:LINE: EXPR", the kind and reason, expected and
 // got. Last line: "N passed, N failed, N skipped". A script that does not parse counts as one
 // failure. Returns 1 when anything failed.
-int TestPromql(const std::vector<std::string>& files, bool verbose) {
+int TestPromql(const std::vector<std::string>& files, bool verbose, bool conservative_nh_skip) {
 #ifdef LOOKOUT_HAVE_PROMQLTEST
   namespace pt = collector::promql::promqltest;
   int passed = 0, failed = 0, skipped = 0, skipped_nh = 0, skipped_st = 0, msg_mismatch = 0, notes = 0;
   for (const auto& f : files) {
-    pt::FileReport rep = pt::RunFile(f);
+    pt::RunOptions opts;
+    opts.conservative_nh_skip = conservative_nh_skip;
+    pt::FileReport rep = pt::RunFile(f, opts);
     if (!rep.script_error.ok()) {
       std::printf("%s: script error: %s\n", f.c_str(), std::string(rep.script_error.message()).c_str());
       failed++;
@@ -111,6 +115,7 @@ int TestPromql(const std::vector<std::string>& files, bool verbose) {
 #else
   (void)files;
   (void)verbose;
+  (void)conservative_nh_skip;
   std::fprintf(stderr, "lookout-tool: test promql: this build has no PromQL engine\n");
   return 1;
 #endif
@@ -138,14 +143,18 @@ int main(int argc, char** argv) try {
   test->require_subcommand(1);
   std::vector<std::string> promql_files;
   bool verbose = false;
+  bool conservative_nh_skip = false;
   auto* test_promql = test->add_subcommand(
       "promql", "Run Prometheus' PromQL test scripts (*.test) against Lookout's engine.");
   test_promql->add_option("FILE", promql_files, "Test script files.")->required();
   test_promql->add_flag("--verbose", verbose, "List skipped evals with their reasons, and notes.");
+  test_promql->add_flag("--conservative-nh-skip", conservative_nh_skip,
+                        "Skip every eval while native-histogram data is loaded (since the last "
+                        "`clear`), not only the evals that read histogram series.");
   CLI11_PARSE(app, argc, argv);
 
   if (check_config->parsed()) return CheckConfig(config_files);
-  if (test_promql->parsed()) return TestPromql(promql_files, verbose);
+  if (test_promql->parsed()) return TestPromql(promql_files, verbose, conservative_nh_skip);
 
   if (inspect->parsed()) {
     auto r = collector::tsdb::InspectDir(dir);

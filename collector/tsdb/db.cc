@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <optional>
 #include <span>
 #include <unordered_set>
@@ -12,6 +13,7 @@
 #include "collector/tsdb/chunkenc/block.h"
 #include "collector/tsdb/chunkenc/varint.h"
 #include "common/sqlite/db.h"
+#include "common/zlib/deflate.h"
 
 namespace collector::tsdb {
 
@@ -36,7 +38,11 @@ constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 // A persisted row holds the samples of one series in one aligned window of this span (as
 // Prometheus' 2 h blocks).
 constexpr int64_t kRowSpanMs = 2 * 3600 * 1000;
-constexpr int kPageSize = 65536;
+constexpr int kPageSize = 4096;
+constexpr size_t kMaxLabelSetBytes = 1 << 20;
+constexpr size_t kGroupMaxSeries = 256;
+constexpr size_t kMaxViewsPerSelect = 64;
+constexpr size_t kGroupMaxSamples = 64 * 1024;
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 void PutF64(std::string& out, double v) {
@@ -137,7 +143,9 @@ DB::~DB() {
   bg_cv_.notify_all();
   if (bg_.joinable()) bg_.join();
   if (writer_) {
-    Status s = Persist();
+    // A clean stop persists every closed chunk and checkpoints the head, so the next start
+    // replays only the open chunks (a crash replays the WAL since the last checkpoint).
+    Status s = wal_ && opts_.checkpoint_on_close ? Checkpoint() : Persist();
     if (!s.ok()) log_.Warn("persist at shutdown failed", {{"err", s.ToString()}});
   }
 }
@@ -157,19 +165,33 @@ Status DB::Init() {
   auto w = common::sqlite::Db::Open(opts_.dir + "/lookout.db");
   if (!w.ok()) return w.status();
   writer_ = std::move(w).value();
-  // page_size and auto_vacuum only take effect before the first table exists. Large pages: rows
-  // are compressed blocks of a few hundred bytes each, appended in rowid order, and 4 KiB pages
-  // wasted about 20 % of the chunks table on the tail of each page.
+  // page_size and auto_vacuum only take effect before the first table exists. Rows of group
+  // blocks are tens of KiB in overflow pages, whose last page is on average half empty: small
+  // pages waste least.
   LOOKOUT_RETURN_IF_ERROR(writer_->Exec("PRAGMA page_size=" + std::to_string(kPageSize)));
   LOOKOUT_RETURN_IF_ERROR(writer_->Exec("PRAGMA auto_vacuum=INCREMENTAL"));
   LOOKOUT_RETURN_IF_ERROR(writer_->Exec("PRAGMA journal_mode=WAL"));
   LOOKOUT_RETURN_IF_ERROR(writer_->Exec("PRAGMA synchronous=NORMAL"));
   LOOKOUT_RETURN_IF_ERROR(writer_->Exec(
+      // One row per series (files written before series groups; read, never written).
       "CREATE TABLE IF NOT EXISTS series(id INTEGER PRIMARY KEY, lset BLOB NOT NULL);"
+      // Series groups: the label sets of the series first persisted together, compressed:
+      // raw DEFLATE of (uvarint ref, labels as in the WAL) * n.
+      "CREATE TABLE IF NOT EXISTS series_groups(id INTEGER PRIMARY KEY, n INTEGER NOT NULL,"
+      "  data BLOB NOT NULL);"
+      // Rows of one series each (files written before group blocks; read, never written).
       "CREATE TABLE IF NOT EXISTS chunks(series_id INTEGER NOT NULL, min_time INTEGER NOT NULL,"
       "  max_time INTEGER NOT NULL, data BLOB NOT NULL);"
-      "CREATE INDEX IF NOT EXISTS chunks_series ON chunks(series_id, min_time);"
-      "CREATE INDEX IF NOT EXISTS chunks_max_time ON chunks(max_time);"));
+      // Group blocks: the samples of up to kGroupMaxSeries series in one window (block.h);
+      // `refs` lists the members (uvarints) so retention can drop their index rows.
+      "CREATE TABLE IF NOT EXISTS blocks(id INTEGER PRIMARY KEY, window INTEGER NOT NULL,"
+      "  min_time INTEGER NOT NULL, max_time INTEGER NOT NULL, refs BLOB NOT NULL,"
+      "  data BLOB NOT NULL);"
+      "CREATE INDEX IF NOT EXISTS blocks_max_time ON blocks(max_time);"
+      // Which blocks hold a series, per window.
+      "CREATE TABLE IF NOT EXISTS block_series(series_id INTEGER NOT NULL,"
+      "  window INTEGER NOT NULL, block_id INTEGER NOT NULL, max_time INTEGER NOT NULL,"
+      "  PRIMARY KEY(series_id, window, block_id)) WITHOUT ROWID;"));
   {
     auto integrity = writer_->Prepare("PRAGMA quick_check");
     if (!integrity.ok()) return integrity.status();
@@ -191,14 +213,41 @@ Status DB::Init() {
       (*s)->in_db = true;
     }
     LOOKOUT_RETURN_IF_ERROR(st->status());
-    auto mx = writer_->Prepare("SELECT series_id, MAX(max_time) FROM chunks GROUP BY series_id");
-    if (!mx.ok()) return mx.status();
-    while (mx->Step()) {
-      if (MemSeries* s = GetByRef(static_cast<SeriesRef>(mx->ColumnInt(0)))) {
-        s->last_t = mx->ColumnInt(1);
+    auto sg = writer_->Prepare("SELECT id, n, data FROM series_groups");
+    if (!sg.ok()) return sg.status();
+    std::string payload;
+    while (sg->Step()) {
+      std::string where = "series group " + std::to_string(sg->ColumnInt(0));
+      int64_t n = sg->ColumnInt(1);
+      if (n < 0 || n > (int64_t{1} << 24)) return Status::Corruption(where + ": bad count");
+      // At most kMaxLabelSetBytes per series plus its ref.
+      LOOKOUT_RETURN_IF_ERROR(common::zlib::InflateRaw(
+          sg->ColumnBlob(2), static_cast<size_t>(n) * (kMaxLabelSetBytes + 10), payload));
+      std::string_view in = payload;
+      for (int64_t i = 0; i < n; ++i) {
+        uint64_t ref;
+        Labels l;
+        if (!GetUvarint(in, ref) || !DecodeLabels(in, l)) {
+          return Status::Corruption(where + ": bad label set");
+        }
+        auto s = GetOrCreate(l, false, static_cast<SeriesRef>(ref));
+        if (!s.ok()) return s.status();
+        (*s)->in_db = true;
       }
+      if (!in.empty()) return Status::Corruption(where + ": trailing bytes");
     }
-    LOOKOUT_RETURN_IF_ERROR(mx->status());
+    LOOKOUT_RETURN_IF_ERROR(st->status());
+    for (const char* sql : {"SELECT series_id, MAX(max_time) FROM chunks GROUP BY series_id",
+                            "SELECT series_id, MAX(max_time) FROM block_series GROUP BY series_id"}) {
+      auto mx = writer_->Prepare(sql);
+      if (!mx.ok()) return mx.status();
+      while (mx->Step()) {
+        if (MemSeries* s = GetByRef(static_cast<SeriesRef>(mx->ColumnInt(0)))) {
+          s->last_t = std::max(s->last_t, mx->ColumnInt(1));
+        }
+      }
+      LOOKOUT_RETURN_IF_ERROR(mx->status());
+    }
   }
 
   // WAL replay.
@@ -617,13 +666,36 @@ class DBQuerier : public storage::Querier {
     Status status;
     std::vector<chunkenc::Sample> samples;
     auto reader = db_->TakeReader();
-    std::optional<Stmt> q;
+    std::optional<Stmt> q, qm, qb;
     if (reader) {
       auto st = reader->Prepare(
           "SELECT min_time, max_time, data FROM chunks WHERE series_id = ?1 AND max_time >= ?2 "
           "AND min_time <= ?3 ORDER BY min_time");
       if (st.ok()) q.emplace(std::move(st).value());
+      auto sm = reader->Prepare(
+          "SELECT block_id FROM block_series WHERE series_id = ?1 AND window >= ?2 "
+          "AND window <= ?3 AND max_time >= ?4 ORDER BY window, block_id");
+      if (sm.ok()) qm.emplace(std::move(sm).value());
+      auto sb = reader->Prepare("SELECT data FROM blocks WHERE id = ?1");
+      if (sb.ok()) qb.emplace(std::move(sb).value());
     }
+    // Inflated group blocks of this Select: the members of a block are usually selected
+    // together (one metric's series sit side by side).
+    std::unordered_map<int64_t, chunkenc::GroupView> views;
+    std::vector<int64_t> block_ids;
+    auto add_samples = [&](std::vector<ChunkMeta>& chunks) {
+      // Back to XOR chunks of 120 samples, keeping those inside [mint, maxt].
+      auto lo = std::lower_bound(samples.begin(), samples.end(), mint,
+                                 [](const chunkenc::Sample& a, int64_t t) { return a.t < t; });
+      auto hi = std::upper_bound(lo, samples.end(), maxt,
+                                 [](int64_t t, const chunkenc::Sample& a) { return t < a.t; });
+      std::span<const chunkenc::Sample> in(lo, hi);
+      for (size_t i = 0; i < in.size(); i += chunkenc::kSamplesPerChunk) {
+        auto part = in.subspan(i, std::min<size_t>(chunkenc::kSamplesPerChunk, in.size() - i));
+        auto x = chunkenc::ToXorChunks(part);
+        chunks.push_back(ChunkMeta{part.front().t, part.back().t, std::move(x.front())});
+      }
+    };
     for (SeriesRef ref : refs) {
       DB::MemSeries* s = db_->GetByRef(ref);
       if (s == nullptr) continue;
@@ -648,26 +720,51 @@ class DBQuerier : public storage::Querier {
             chunks.push_back(ChunkMeta{q->ColumnInt(0), q->ColumnInt(1), std::string(data)});
             continue;
           }
-          // A block: back to XOR chunks of 120 samples, keeping those inside [mint, maxt].
           samples.clear();
           Status ds = chunkenc::DecodeBlock(data, samples);
           if (!ds.ok()) {
             status = ds.Annotate("series " + std::to_string(ref));
             continue;
           }
-          auto lo = std::lower_bound(samples.begin(), samples.end(), mint,
-                                     [](const chunkenc::Sample& a, int64_t t) { return a.t < t; });
-          auto hi = std::upper_bound(lo, samples.end(), maxt,
-                                     [](int64_t t, const chunkenc::Sample& a) { return t < a.t; });
-          std::span<const chunkenc::Sample> in(lo, hi);
-          for (size_t i = 0; i < in.size(); i += chunkenc::kSamplesPerChunk) {
-            auto part = in.subspan(i, std::min<size_t>(chunkenc::kSamplesPerChunk, in.size() - i));
-            auto x = chunkenc::ToXorChunks(part);
-            chunks.push_back(ChunkMeta{part.front().t, part.back().t, std::move(x.front())});
-          }
+          add_samples(chunks);
         }
         if (!q->status().ok()) status = q->status();
         q->Reset();
+      }
+      if (maybe_persisted && qm && qb) {
+        block_ids.clear();
+        qm->Bind(1, static_cast<int64_t>(ref))
+            .Bind(2, FloorDiv(mint, kRowSpanMs))
+            .Bind(3, FloorDiv(maxt, kRowSpanMs))
+            .Bind(4, mint);
+        while (qm->Step()) block_ids.push_back(qm->ColumnInt(0));
+        if (!qm->status().ok()) status = qm->status();
+        qm->Reset();
+        for (int64_t id : block_ids) {
+          auto vit = views.find(id);
+          if (vit == views.end()) {
+            if (views.size() >= kMaxViewsPerSelect) views.clear();
+            qb->Bind(1, id);
+            Status ps = qb->Step() ? Status::Ok()
+                                   : (qb->status().ok() ? Status::Corruption("missing block")
+                                                        : qb->status());
+            chunkenc::GroupView view;
+            if (ps.ok()) ps = view.Parse(qb->ColumnBlob(0));
+            qb->Reset();
+            if (!ps.ok()) {
+              status = ps.Annotate("block " + std::to_string(id));
+              continue;
+            }
+            vit = views.emplace(id, std::move(view)).first;
+          }
+          samples.clear();
+          auto found = vit->second.Decode(ref, samples);
+          if (!found.ok()) {
+            status = found.status().Annotate("block " + std::to_string(id));
+            continue;
+          }
+          if (*found) add_samples(chunks);
+        }
       }
       if (chunks.empty()) continue;
       std::stable_sort(chunks.begin(), chunks.end(),
@@ -675,6 +772,8 @@ class DBQuerier : public storage::Querier {
       out.push_back(std::make_unique<StoredSeries>(s->labels, std::move(chunks), mint, maxt));
     }
     q.reset();
+    qm.reset();
+    qb.reset();
     db_->ReturnReader(std::move(reader));
     if (sorted) {
       std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
@@ -787,28 +886,36 @@ Status DB::Persist(bool all) {
   if (items.empty()) return Status::Ok();
   common::sqlite::Transaction tx(*writer_);
   LOOKOUT_RETURN_IF_ERROR(tx.status());
-  auto ins_series = writer_->Prepare("INSERT OR IGNORE INTO series(id, lset) VALUES(?1, ?2)");
-  auto ins_chunk = writer_->Prepare(
-      "INSERT INTO chunks(series_id, min_time, max_time, data) VALUES(?1, ?2, ?3, ?4)");
+  auto ins_series = writer_->Prepare("INSERT INTO series_groups(n, data) VALUES(?1, ?2)");
+  auto ins_block = writer_->Prepare(
+      "INSERT INTO blocks(window, min_time, max_time, refs, data) VALUES(?1, ?2, ?3, ?4, ?5)");
+  auto ins_member = writer_->Prepare(
+      "INSERT OR REPLACE INTO block_series(series_id, window, block_id, max_time) "
+      "VALUES(?1, ?2, ?3, ?4)");
   if (!ins_series.ok()) return ins_series.status();
-  if (!ins_chunk.ok()) return ins_chunk.status();
+  if (!ins_block.ok()) return ins_block.status();
+  if (!ins_member.ok()) return ins_member.status();
   std::string blob;
-  std::vector<chunkenc::Sample> samples;
+  // The samples to persist, per series, then cut into windows.
+  std::vector<std::vector<chunkenc::Sample>> per_item(items.size());
+  struct Member {
+    const MemSeries* s;
+    std::span<const chunkenc::Sample> samples;
+  };
+  std::map<int64_t, std::vector<Member>> windows;
   uint64_t nchunks = 0;
+  size_t item_index = 0;
+  std::string new_series;  // series group payload
+  int64_t num_new_series = 0;
   for (Item& it : items) {
     int64_t ref = static_cast<int64_t>(it.s->ref);
     if (it.new_series) {
-      blob.clear();
-      EncodeLabels(blob, it.s->labels);
-      Status s = ins_series->Bind(1, ref).BindBlob(2, blob).Exec();
-      if (!s.ok()) {
-        stats_.persist_failures++;
-        return s.Annotate("persist series");
-      }
+      PutUvarint(new_series, static_cast<uint64_t>(ref));
+      EncodeLabels(new_series, it.s->labels);
+      ++num_new_series;
     }
+    std::vector<chunkenc::Sample>& samples = per_item[item_index++];
     if (it.chunks.empty()) continue;
-    // All closed chunks of the series in one compressed row.
-    samples.clear();
     for (const auto& c : it.chunks) {
       XorIterator xi(c.data);
       while (xi.Next()) {
@@ -825,26 +932,66 @@ Status DB::Persist(bool all) {
       it.rest = chunkenc::ToXorChunks(std::span<const chunkenc::Sample>(split, samples.end()));
       samples.erase(split, samples.end());
     }
-    // One row per aligned kRowSpanMs window, so retention (which drops whole rows by max_time)
+    // Per aligned kRowSpanMs window, so retention (which drops whole blocks by max_time)
     // keeps its granularity whatever the scrape interval.
     for (size_t lo = 0; lo < samples.size();) {
       int64_t window = FloorDiv(samples[lo].t, kRowSpanMs);
       size_t hi = lo + 1;
       while (hi < samples.size() && FloorDiv(samples[hi].t, kRowSpanMs) == window) ++hi;
-      std::span<const chunkenc::Sample> row(samples.data() + lo, hi - lo);
-      std::string data = chunkenc::EncodeBlock(row);
-      Status s = ins_chunk->Bind(1, ref)
-                     .Bind(2, row.front().t)
-                     .Bind(3, row.back().t)
-                     .BindBlob(4, data)
-                     .Exec();
-      if (!s.ok()) {
-        stats_.persist_failures++;
-        return s.Annotate("persist chunk");
-      }
+      windows[window].push_back(Member{it.s, std::span<const chunkenc::Sample>(samples.data() + lo, hi - lo)});
       lo = hi;
     }
     nchunks += it.chunks.size();
+  }
+  if (num_new_series > 0) {
+    blob.clear();
+    Status s = common::zlib::DeflateRaw(new_series, 6, blob);
+    if (s.ok()) s = ins_series->Bind(1, num_new_series).BindBlob(2, blob).Exec();
+    if (!s.ok()) {
+      stats_.persist_failures++;
+      return s.Annotate("persist series");
+    }
+  }
+  // Group blocks: per window, series in label order (so a metric's series sit together), cut
+  // at kGroupMaxSeries members or kGroupMaxSamples samples.
+  std::vector<chunkenc::GroupMember> group;
+  std::string refs;
+  for (auto& [window, members] : windows) {
+    std::sort(members.begin(), members.end(),
+              [](const Member& a, const Member& b) { return a.s->labels < b.s->labels; });
+    for (size_t lo = 0; lo < members.size();) {
+      size_t hi = lo, nsamples = 0;
+      while (hi < members.size() && hi - lo < kGroupMaxSeries &&
+             (hi == lo || nsamples + members[hi].samples.size() <= kGroupMaxSamples)) {
+        nsamples += members[hi].samples.size();
+        ++hi;
+      }
+      group.clear();
+      refs.clear();
+      int64_t mn = std::numeric_limits<int64_t>::max(), mx = std::numeric_limits<int64_t>::min();
+      for (size_t i = lo; i < hi; ++i) {
+        group.push_back(chunkenc::GroupMember{members[i].s->ref, members[i].samples});
+        PutUvarint(refs, members[i].s->ref);
+        mn = std::min(mn, members[i].samples.front().t);
+        mx = std::max(mx, members[i].samples.back().t);
+      }
+      std::string data = chunkenc::EncodeGroup(group);
+      Status s = ins_block->Bind(1, window).Bind(2, mn).Bind(3, mx).BindBlob(4, refs)
+                     .BindBlob(5, data).Exec();
+      int64_t block_id = writer_->LastInsertRowid();
+      for (size_t i = lo; i < hi && s.ok(); ++i) {
+        s = ins_member->Bind(1, static_cast<int64_t>(members[i].s->ref))
+                .Bind(2, window)
+                .Bind(3, block_id)
+                .Bind(4, members[i].samples.back().t)
+                .Exec();
+      }
+      if (!s.ok()) {
+        stats_.persist_failures++;
+        return s.Annotate("persist block");
+      }
+      lo = hi;
+    }
   }
   Status cs = tx.Commit();
   if (!cs.ok()) {
@@ -914,6 +1061,44 @@ Status DB::Checkpoint() {
   return s;
 }
 
+Result<uint64_t> DB::DeleteBlocks(const char* select_sql, int64_t arg) {
+  struct Victim {
+    int64_t id;
+    int64_t window;
+    std::string refs;
+  };
+  std::vector<Victim> victims;
+  {
+    auto sel = writer_->Prepare(select_sql);
+    if (!sel.ok()) return sel.status();
+    if (std::string_view(select_sql).find("?1") != std::string_view::npos) sel->Bind(1, arg);
+    while (sel->Step()) {
+      victims.push_back(Victim{sel->ColumnInt(0), sel->ColumnInt(1), std::string(sel->ColumnBlob(2))});
+    }
+    LOOKOUT_RETURN_IF_ERROR(sel->status());
+  }
+  if (victims.empty()) return uint64_t{0};
+  common::sqlite::Transaction tx(*writer_);
+  LOOKOUT_RETURN_IF_ERROR(tx.status());
+  auto del_member = writer_->Prepare(
+      "DELETE FROM block_series WHERE series_id = ?1 AND window = ?2 AND block_id = ?3");
+  auto del_block = writer_->Prepare("DELETE FROM blocks WHERE id = ?1");
+  if (!del_member.ok()) return del_member.status();
+  if (!del_block.ok()) return del_block.status();
+  for (const Victim& v : victims) {
+    std::string_view refs = v.refs;
+    uint64_t ref;
+    while (!refs.empty()) {
+      if (!GetUvarint(refs, ref)) return Status::Corruption("block " + std::to_string(v.id) + ": bad refs");
+      LOOKOUT_RETURN_IF_ERROR(
+          del_member->Bind(1, static_cast<int64_t>(ref)).Bind(2, v.window).Bind(3, v.id).Exec());
+    }
+    LOOKOUT_RETURN_IF_ERROR(del_block->Bind(1, v.id).Exec());
+  }
+  LOOKOUT_RETURN_IF_ERROR(tx.Commit());
+  return static_cast<uint64_t>(victims.size());
+}
+
 Status DB::ApplyRetention(int64_t now_ms) {
   std::lock_guard<std::mutex> wl(writer_mu_);
   int64_t cutoff = now_ms - opts_.retention_ms;
@@ -923,6 +1108,9 @@ Status DB::ApplyRetention(int64_t now_ms) {
     if (!del.ok()) return del.status();
     LOOKOUT_RETURN_IF_ERROR(del->Bind(1, cutoff).Exec());
     deleted += static_cast<uint64_t>(writer_->Changes());
+    auto n = DeleteBlocks("SELECT id, window, refs FROM blocks WHERE max_time < ?1", cutoff);
+    if (!n.ok()) return n.status();
+    deleted += *n;
   }
   if (opts_.retention_bytes > 0) {
     for (int guard = 0; guard < 10000; ++guard) {
@@ -933,6 +1121,9 @@ Status DB::ApplyRetention(int64_t now_ms) {
       if (!del.ok()) return del.status();
       LOOKOUT_RETURN_IF_ERROR(del->Exec());
       uint64_t n = static_cast<uint64_t>(writer_->Changes());
+      auto nb = DeleteBlocks("SELECT id, window, refs FROM blocks ORDER BY max_time LIMIT 64", 0);
+      if (!nb.ok()) return nb.status();
+      n += *nb;
       deleted += n;
       LOOKOUT_RETURN_IF_ERROR(writer_->Exec("PRAGMA incremental_vacuum"));
       LOOKOUT_RETURN_IF_ERROR(writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
@@ -1034,6 +1225,9 @@ Result<InspectResult> InspectDir(const std::string& dir) {
     auto st = (*db)->Prepare("SELECT COUNT(*) FROM series");
     if (!st.ok()) return st.status();
     if (st->Step()) r.series = static_cast<uint64_t>(st->ColumnInt(0));
+    // Files from before series groups have no such table.
+    auto sg = (*db)->Prepare("SELECT COALESCE(SUM(n), 0) FROM series_groups");
+    if (sg.ok() && sg->Step()) r.series += static_cast<uint64_t>(sg->ColumnInt(0));
   }
   {
     auto st = (*db)->Prepare("SELECT min_time, max_time, data FROM chunks");
@@ -1056,6 +1250,21 @@ Result<InspectResult> InspectDir(const std::string& dir) {
       first = false;
     }
     LOOKOUT_RETURN_IF_ERROR(st->status());
+    auto bs = (*db)->Prepare("SELECT min_time, max_time, data FROM blocks");
+    // Files from before group blocks have no such table.
+    while (bs.ok() && bs->Step()) {
+      std::string_view d = bs->ColumnBlob(2);
+      r.chunks++;
+      r.chunk_bytes += d.size();
+      auto n = chunkenc::BlockNumSamples(d);
+      if (!n.ok()) return n.status();
+      r.samples += *n;
+      int64_t mn = bs->ColumnInt(0), mx = bs->ColumnInt(1);
+      r.min_time = first ? mn : std::min(r.min_time, mn);
+      r.max_time = first ? mx : std::max(r.max_time, mx);
+      first = false;
+    }
+    if (bs.ok()) LOOKOUT_RETURN_IF_ERROR(bs->status());
   }
   for (const char* suffix : {"/lookout.db", "/lookout.db-wal"}) {
     auto n = fs::file_size(dir + suffix, ec);

@@ -7,10 +7,13 @@
 //   threads do not serialize; a series ref encodes its stripe (ref % 64 == hash % 64).
 // - WAL (tsdb/wal): every committed batch is in the WAL before Commit() returns; series records
 //   are logged when a series is created.
-// - SQLite (dir/lookout.db): closed chunks are persisted in batches (tables series and chunks; a
-//   chunks row holds a compressed block of all closed chunks of a series, chunkenc/block.h, or in
-//   files written before blocks, one XOR chunk); then a checkpoint of the head replaces the WAL
-//   segments before it. The postings table of old files is left alone: the index is in memory.
+// - SQLite (dir/lookout.db): closed chunks are persisted in batches: table series (labels),
+//   table blocks (one row per 2 h window and group of up to 256 series in label order, their
+//   samples compressed together: chunkenc/block.h kFormatGroup) and table block_series (which
+//   blocks hold a series in a window). Files written by earlier versions also have rows in
+//   table chunks (one series each, a block or a single XOR chunk); they are read and expire as
+//   before. A checkpoint of the head then replaces the WAL segments before it. The postings
+//   table of old files is left alone: the index is in memory.
 // - retention by time and size, in the background; queries merge persisted and head chunks.
 // - out-of-order and duplicate samples are rejected and counted; stale markers are stored as any
 //   other value (bit-exact).
@@ -53,6 +56,9 @@ struct Options {
   // oldest unpersisted closed chunk has waited persist_max_age_ms; all its closed chunks then go
   // into one compressed row (chunkenc/block.h). Until then they are in the WAL (segments and
   // checkpoints), as before. Persist() (shutdown, checkpoint, backup) writes everything.
+  // A clean close checkpoints the head (the next Open replays only the open chunks). Tests of
+  // WAL repair turn it off to keep the records in the segments.
+  bool checkpoint_on_close = true;
   int persist_min_chunks = 4;
   int64_t persist_max_age_ms = 4ll * 3600 * 1000;
   uint64_t checkpoint_wal_bytes = 256ull << 20;  // checkpoint when the WAL grows past this
@@ -111,6 +117,9 @@ class DB : public storage::Appendable, public storage::Queryable {
   // True when the head of `s` holds exactly (t, v) (bit-equal value).
   bool HasSample(MemSeries* s, int64_t t, double v);
   void Background();
+  // Deletes the group blocks that `select_sql` (columns id, window, refs; optional ?1 = arg)
+  // returns, with their block_series rows, in one transaction. Returns how many. Needs writer_mu_.
+  Result<uint64_t> DeleteBlocks(const char* select_sql, int64_t arg);
   std::unique_ptr<common::sqlite::Db> TakeReader();
   void ReturnReader(std::unique_ptr<common::sqlite::Db> db);
 

@@ -168,6 +168,7 @@ TEST_F(DBTest, MatchersAndLabelQueries) {
 TEST_F(DBTest, TornAndCorruptWalTailsAreCutAtTheLastGoodRecord) {
   Options o;
   o.wal_segment_bytes = 4096;  // several segments
+  o.checkpoint_on_close = false;
   Open(o);
   Labels l{{"__name__", "x"}};
   for (int i = 1; i <= 400; ++i) {
@@ -325,12 +326,24 @@ TEST_F(DBTest, ClosedChunksArePersistedTogetherAsOneBlockRow) {
   EXPECT_EQ(r->samples, 1200u);
   Open(o);
   EXPECT_EQ(QueryAll(), want);
-  // Every row is a block; the postings table is no longer written.
+  // Every row is a group block; window 0 holds both series; nothing goes to the old chunks
+  // table; the postings table is no longer written.
   auto sq = common::sqlite::Db::Open(dir_ + "/lookout.db", true);
   ASSERT_TRUE(sq.ok());
-  auto st = (*sq)->Prepare("SELECT data FROM chunks");
+  auto st = (*sq)->Prepare("SELECT data FROM blocks");
   ASSERT_TRUE(st.ok());
-  while (st->Step()) EXPECT_TRUE(chunkenc::IsBlock(st->ColumnBlob(0)));
+  size_t members = 0;
+  while (st->Step()) {
+    EXPECT_EQ(chunkenc::BlockFormat(st->ColumnBlob(0)), chunkenc::kFormatGroup);
+    chunkenc::GroupView view;
+    ASSERT_TRUE(view.Parse(st->ColumnBlob(0)).ok());
+    members += view.size();
+  }
+  EXPECT_EQ(members, 5u);  // a: windows 0 (twice: 0..359, 360..479) and 1; b: windows 0 and 1
+  auto old_rows = (*sq)->Prepare("SELECT COUNT(*) FROM chunks");
+  ASSERT_TRUE(old_rows.ok());
+  ASSERT_TRUE(old_rows->Step());
+  EXPECT_EQ(old_rows->ColumnInt(0), 0);
   auto pc = (*sq)->Prepare("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'postings'");
   ASSERT_TRUE(pc.ok());
   ASSERT_TRUE(pc->Step());
@@ -355,7 +368,7 @@ TEST_F(DBTest, OldRowsWithPlainXorChunksStillRead) {
   {
     auto sq = common::sqlite::Db::Open(dir_ + "/lookout.db");
     ASSERT_TRUE(sq.ok());
-    auto id = (*sq)->Prepare("SELECT id FROM series");
+    auto id = (*sq)->Prepare("SELECT series_id FROM block_series");
     ASSERT_TRUE(id.ok());
     ASSERT_TRUE(id->Step());
     int64_t ref = id->ColumnInt(0);
@@ -407,4 +420,34 @@ TEST_F(DBTest, BackupIsAConsistentCopy) {
 }
 
 }  // namespace
+TEST_F(DBTest, CleanCloseCheckpointsSoTheWalShrinks) {
+  Open();
+  std::map<std::string, std::vector<std::pair<int64_t, uint64_t>>> want;
+  for (int i = 0; i < 1000; ++i) {
+    auto app = db_->NewAppender();
+    for (int k = 0; k < 10; ++k) {
+      Labels l{{"__name__", "m"}, {"k", std::to_string(k)}};
+      double v = i * 0.25 + k;
+      ASSERT_TRUE(app->Append(0, l, int64_t{15000} * i, v).ok());
+      want[l.ToString()].push_back({int64_t{15000} * i, Bits(v)});
+    }
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  auto wal_bytes = [&] {
+    uint64_t n = 0;
+    for (auto& e : fs::directory_iterator(dir_ + "/wal")) n += fs::file_size(e.path());
+    return n;
+  };
+  uint64_t before = wal_bytes();
+  db_.reset();
+  uint64_t after = wal_bytes();
+  // Left: the checkpoint of the open chunks (at most 120 samples of each series).
+  EXPECT_LT(after * 4, before) << before << " -> " << after;
+  Open();
+  EXPECT_EQ(QueryAll(), want);
+  auto r = InspectDir(dir_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->series, 10u);
+}
+
 }  // namespace collector::tsdb

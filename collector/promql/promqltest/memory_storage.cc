@@ -39,6 +39,7 @@ class MemIterator : public storage::SampleIterator {
   }
   int64_t t() const override { return cur_->t; }
   double v() const override { return cur_->v; }
+  int64_t st() const override { return cur_->st; }
   Status status() const override { return Status::Ok(); }
 
  private:
@@ -154,7 +155,7 @@ class MemQuerier : public storage::Querier {
 
 }  // namespace
 
-Status MemoryStorage::Add(const model::Labels& labels, int64_t t_ms, double v) {
+Status MemoryStorage::Add(const model::Labels& labels, int64_t t_ms, double v, int64_t st_ms) {
   auto& pts = series_[labels];
   if (!pts.empty()) {
     const Point& last = pts.back();
@@ -164,7 +165,7 @@ Status MemoryStorage::Add(const model::Labels& labels, int64_t t_ms, double v) {
       return storage::ErrDuplicateSampleForTimestamp();
     }
   }
-  pts.push_back({t_ms, v});
+  pts.push_back({t_ms, v, st_ms});
   return Status::Ok();
 }
 

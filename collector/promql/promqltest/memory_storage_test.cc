@@ -71,5 +71,26 @@ TEST(MemoryStorage, SelectSeekAndLabels) {
   EXPECT_EQ(s.NumSeries(), 0u);
 }
 
+TEST(MemoryStorage, StartTimestampsAndHistogramMarks) {
+  MemoryStorage s;
+  Labels a{{"__name__", "a"}};
+  ASSERT_TRUE(s.Add(a, 10, 1, 5).ok());
+  ASSERT_TRUE(s.Add(a, 20, 2).ok());
+  s.MarkHistogram(a, 30);
+  auto q = s.NewQuerier(0, 100);
+  ASSERT_TRUE(q.ok());
+  auto set = (*q)->Select(true, 0, 100, {});
+  ASSERT_TRUE(set->Next());
+  auto it = set->At().Iterator();
+  ASSERT_TRUE(it->Next());
+  EXPECT_EQ(it->st(), 5);
+  ASSERT_TRUE(it->Next());
+  EXPECT_EQ(it->st(), 0);
+  ASSERT_EQ(s.histogram_series().size(), 1u);
+  EXPECT_EQ(s.histogram_series().at(a).count(30), 1u);
+  s.Clear();
+  EXPECT_TRUE(s.histogram_series().empty());
+}
+
 }  // namespace
 }  // namespace collector::promql::promqltest

@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "collector/promql/parser/parser.h"
 #include "collector/promql/promqltest/memory_storage.h"
@@ -283,6 +284,164 @@ void CheckAnnotations(const EvalCmd& e, const Annotations& a, EvalReport& r) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The finer native-histogram skip rule: does an expression read series with histogram samples?
+
+bool MatchesAll(const Labels& l, const std::vector<storage::Matcher>& ms) {
+  for (const auto& m : ms) {
+    if (!m.Matches(l.Get(m.name()))) return false;
+  }
+  return true;
+}
+
+using HistogramMap = MemoryStorage::HistogramMap;
+
+// The time window a selector may read, inclusive, in milliseconds.
+struct TimeWindow {
+  static constexpr int64_t kMin = std::numeric_limits<int64_t>::min() / 4;
+  static constexpr int64_t kMax = std::numeric_limits<int64_t>::max() / 4;
+  int64_t lo = kMin;
+  int64_t hi = kMax;
+};
+
+// What the walk needs besides the tree: the marked series, the query's start and end (for
+// `@ start()` / `@ end()`) and the lookback delta.
+struct HistogramScan {
+  const HistogramMap& hist;
+  int64_t start, end, lookback;
+};
+
+// The first marked series that `ms` matches and that has a histogram sample in `w`, or nullptr.
+const Labels* FirstHistogramSeries(const std::vector<storage::Matcher>& ms, TimeWindow w,
+                                   const HistogramMap& hist) {
+  for (const auto& [l, ts] : hist) {
+    if (!MatchesAll(l, ms)) continue;
+    auto it = ts.lower_bound(w.lo);
+    if (it != ts.end() && *it <= w.hi) return &l;
+  }
+  return nullptr;
+}
+
+bool IsHistogramOnlyFunction(std::string_view fn) {
+  return fn == "histogram_count" || fn == "histogram_sum" || fn == "histogram_avg" ||
+         fn == "histogram_stddev" || fn == "histogram_stdvar";
+}
+
+// The reference times [lo, hi] of a selector or subquery evaluated at [lo, hi]: `@` pins them,
+// offset moves them into the past. nullopt when an offset is a duration expression (unknown here).
+std::optional<TimeWindow> RefTimes(const HistogramScan& sc, TimeWindow at, std::optional<int64_t> at_ms,
+                                   parser::AtModifier mod, int64_t offset_ms, const parser::ExprPtr& offset_expr) {
+  if (offset_expr) return std::nullopt;
+  if (at_ms) at = {*at_ms, *at_ms};
+  if (mod == parser::AtModifier::kStart) at = {sc.start, sc.start};
+  if (mod == parser::AtModifier::kEnd) at = {sc.end, sc.end};
+  return TimeWindow{at.lo - offset_ms, at.hi - offset_ms};
+}
+
+// Why `e`, evaluated at times in `at`, needs native histograms, or nullopt. (b): a vector or
+// matrix selector (or info()'s implicit `target_info` selection) matches a marked series with a
+// histogram sample in the window the selector reads (lookback, range, offset, `@` and subquery
+// ranges applied; the whole time line when a duration expression is involved); (c): a
+// histogram-only function reading such a series ((b) for its argument: (c) only names the
+// function in the reason).
+std::optional<std::string> NeedsHistograms(const parser::Expr& e, TimeWindow at, const HistogramScan& sc) {
+  using Kind = parser::Expr::Kind;
+  auto sub = [&](const parser::ExprPtr& p, TimeWindow w) -> std::optional<std::string> {
+    return p ? NeedsHistograms(*p, w, sc) : std::nullopt;
+  };
+  auto found = [](const Labels& l) { return "selects " + l.ToString() + ", which has native-histogram samples"; };
+  switch (e.kind) {
+    case Kind::kVectorSelector: {
+      const auto& vs = static_cast<const parser::VectorSelector&>(e);
+      TimeWindow w;
+      if (auto ref = RefTimes(sc, at, vs.at_ms, vs.at_modifier, vs.offset_ms, vs.offset_expr)) {
+        w = {ref->lo - sc.lookback, ref->hi + (vs.smoothed ? sc.lookback : 0)};
+      }
+      if (const Labels* l = FirstHistogramSeries(vs.matchers, w, sc.hist)) return found(*l);
+      return std::nullopt;
+    }
+    case Kind::kMatrixSelector: {
+      const auto& ms = static_cast<const parser::MatrixSelector&>(e);
+      const auto& vs = static_cast<const parser::VectorSelector&>(*ms.vector_selector);
+      TimeWindow w;
+      auto ref = RefTimes(sc, at, vs.at_ms, vs.at_modifier, vs.offset_ms, vs.offset_expr);
+      if (ref && !ms.range_expr) {
+        bool ext = vs.anchored || vs.smoothed;
+        w = {ref->lo - ms.range_ms - (ext ? sc.lookback : 0), ref->hi + (vs.smoothed ? sc.lookback : 0)};
+      }
+      if (const Labels* l = FirstHistogramSeries(vs.matchers, w, sc.hist)) return found(*l);
+      return std::nullopt;
+    }
+    case Kind::kSubquery: {
+      const auto& sq = static_cast<const parser::SubqueryExpr&>(e);
+      TimeWindow w;
+      auto ref = RefTimes(sc, at, sq.at_ms, sq.at_modifier, sq.offset_ms, sq.offset_expr);
+      if (ref && !sq.range_expr) w = {ref->lo - sq.range_ms, ref->hi};
+      return sub(sq.expr, w);
+    }
+    case Kind::kParen: return sub(static_cast<const parser::ParenExpr&>(e).expr, at);
+    case Kind::kUnary: return sub(static_cast<const parser::UnaryExpr&>(e).expr, at);
+    case Kind::kAggregate: {
+      const auto& a = static_cast<const parser::AggregateExpr&>(e);
+      if (auto r = sub(a.param, at)) return r;
+      return sub(a.expr, at);
+    }
+    case Kind::kBinary: {
+      const auto& b = static_cast<const parser::BinaryExpr&>(e);
+      if (auto r = sub(b.lhs, at)) return r;
+      return sub(b.rhs, at);
+    }
+    case Kind::kCall: {
+      const auto& c = static_cast<const parser::Call&>(e);
+      std::string_view fn = c.func != nullptr ? std::string_view(c.func->name) : std::string_view();
+      for (const auto& a : c.args) {
+        // info()'s second argument selects info series around the first one's times: any time.
+        bool anytime = fn == "info" && &a != &c.args.front();
+        if (auto r = sub(a, anytime ? TimeWindow{} : at)) {
+          if (IsHistogramOnlyFunction(fn)) return std::string(fn) + "() " + *r;
+          return r;
+        }
+      }
+      if (fn == "info" && c.args.size() < 2) {
+        auto m = storage::Matcher::Make(storage::Matcher::Type::kEqual, "__name__", "target_info");
+        if (m.ok()) {
+          if (const Labels* l = FirstHistogramSeries({*m}, TimeWindow{}, sc.hist)) return "info() " + found(*l);
+        }
+      }
+      return std::nullopt;
+    }
+    case Kind::kNumberLiteral:
+    case Kind::kStringLiteral:
+    case Kind::kDuration: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// The label set of the NHCB series that `load_with_nhcb` synthesises from a classic-histogram
+// series (`x_bucket{le=..}`, `x_count`, `x_sum` -> `x` without `le`), or nullopt.
+std::optional<Labels> NhcbSeries(const Labels& l) {
+  std::string_view name = l.Get(model::kMetricName);
+  std::string_view base;
+  for (std::string_view suffix : {"_bucket", "_count", "_sum"}) {
+    if (name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix) {
+      if (suffix == "_bucket" && !l.Has("le")) return std::nullopt;
+      base = name.substr(0, name.size() - suffix.size());
+      break;
+    }
+  }
+  if (base.empty()) return std::nullopt;
+  std::vector<model::Label> out;
+  for (const auto& x : l) {
+    if (x.name == "le") continue;
+    if (x.name == model::kMetricName) {
+      out.push_back({x.name, std::string(base)});
+    } else {
+      out.push_back(x);
+    }
+  }
+  return Labels(std::move(out));
+}
+
 void Fail(EvalReport& r, FailureKind k, std::string msg) {
   r.outcome = Outcome::kFail;
   r.failure = k;
@@ -404,11 +563,16 @@ FileReport RunScript(const Script& script, const std::string& path, const RunOpt
       if (load->has_histograms && nh_line == 0) nh_line = load->line;
       if (load->has_start_timestamps && st_line == 0) st_line = load->line;
       for (const auto& s : load->series) {
+        std::optional<Labels> nhcb = load->with_nhcb ? NhcbSeries(s.labels) : std::nullopt;
         for (size_t i = 0; i < s.values.size(); ++i) {
           const SeqValue& v = s.values[i];
-          if (v.kind != K::kFloat && v.kind != K::kStale) continue;
           int64_t t = static_cast<int64_t>(i) * load->step_ms;
-          Status st = store.Add(s.labels, t, v.kind == K::kStale ? storage::StaleNaN() : v.v);
+          if (v.kind == K::kHistogram) store.MarkHistogram(s.labels, t);
+          if (nhcb && v.kind != K::kOmitted) store.MarkHistogram(*nhcb, t);
+          if (v.kind != K::kFloat && v.kind != K::kStale) continue;
+          int64_t start_ts = 0;
+          if (i < s.st_offsets.size() && s.st_offsets[i]) start_ts = t + *s.st_offsets[i];
+          Status st = store.Add(s.labels, t, v.kind == K::kStale ? storage::StaleNaN() : v.v, start_ts);
           if (!st.ok()) {
             EvalReport r;
             r.line = s.line;
@@ -426,11 +590,27 @@ FileReport RunScript(const Script& script, const std::string& path, const RunOpt
     r.line = e.line;
     r.expr = e.expr;
     r.range = e.range;
-    if (nh_line != 0 || e.body_has_histogram) {
+    std::optional<std::string> nh_reason;
+    if (e.body_has_histogram) {
+      nh_reason = "expects native-histogram output";
+    } else if (nh_line != 0 && opts.conservative_nh_skip) {
+      nh_reason = "native histograms loaded (line " + std::to_string(nh_line) + ")";
+    } else if (!store.histogram_series().empty()) {
+      // A parse error (or exception) is left to RunEval, which reports it or matches `expect fail`.
+      try {
+        auto expr = parser::ParseExpr(e.expr);
+        if (expr.ok()) {
+          HistogramScan sc{store.histogram_series(), e.start_ms, e.end_ms, opts.engine.lookback_delta_ms};
+          nh_reason = NeedsHistograms(**expr, TimeWindow{e.start_ms, e.end_ms}, sc);
+        }
+      } catch (...) {
+        nh_reason.reset();
+      }
+    }
+    if (nh_reason) {
       r.outcome = Outcome::kSkip;
       r.skip = SkipKind::kNativeHistograms;
-      r.skip_reason = e.body_has_histogram ? "expects native-histogram output"
-                                           : "native histograms loaded (line " + std::to_string(nh_line) + ")";
+      r.skip_reason = std::move(*nh_reason);
     } else if (st_line != 0) {
       r.outcome = Outcome::kSkip;
       r.skip = SkipKind::kStartTimestamps;

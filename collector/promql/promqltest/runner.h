@@ -17,11 +17,19 @@
 // evals and @-modifier invariance.
 //
 // Skips (an eval is skipped, never run, with its reason):
-//   * kNativeHistograms: a `{{...}}` sample or a `load_with_nhcb` block was loaded since the last
-//     `clear`, or the eval body contains `{{` (FORMAT.md section 7). Lookout's storage and
-//     values are float-only. Upstream allows skipping for native histograms only.
-//   * kStartTimestamps: an `@st` line was loaded since the last `clear` (start-timestamp-aware
-//     rate/increase is not implemented). This is NOT a native-histogram skip: it is counted
+//   * kNativeHistograms (Lookout's storage and values are float-only; upstream allows skipping
+//     for native histograms only). Every load is stored: float samples as floats, while a series
+//     with `{{...}}` samples, and the NHCB series `load_with_nhcb` synthesises (`x` from
+//     `x_bucket{le=..}` / `x_count` / `x_sum`, without `le`), are only marked as having
+//     histogram samples. An eval is skipped when (a) its body contains `{{`, or (b) a vector or
+//     matrix selector of the parsed expression (or info()'s implicit `target_info`) matches a
+//     marked series, which covers (c) a histogram-only function reading histogram data. Every
+//     other eval runs. With RunOptions::conservative_nh_skip, every eval is skipped while a
+//     `{{...}}` sample or a `load_with_nhcb` block is loaded since the last `clear` (FORMAT.md
+//     section 7).
+//   * kStartTimestamps: an `@st` line was loaded since the last `clear`. The start timestamps are
+//     parsed and stored (MemoryStorage, storage::SampleIterator::st()), but the engine does not
+//     use them yet (upstream's UseStartTimestamps in rate/increase/irate/resets, start_timestamp()). This is NOT a native-histogram skip: it is counted
 //     separately (FileReport::skipped_start_timestamps) so it stays visible.
 //
 // Errors: a script that does not parse gives FileReport::script_error and no evals. Load errors
@@ -44,6 +52,9 @@ struct RunOptions {
   // syntax and functions on.
   EngineOptions engine = DefaultEngineOptions();
   static EngineOptions DefaultEngineOptions();
+  // Skip every eval while native-histogram data is loaded since the last `clear` (FORMAT.md
+  // section 7's conservative rule) instead of only the evals that read histogram series.
+  bool conservative_nh_skip = false;
 };
 
 enum class Outcome { kPass, kFail, kSkip };

@@ -38,16 +38,34 @@ TEST(AlmostEqual, UpstreamRules) {
   EXPECT_FALSE(AlmostEqual(HUGE_VAL, -HUGE_VAL));
 }
 
-TEST(Runner, SkipsNativeHistogramAndStartTimestampSections) {
-  auto r = RunText(R"(load 1m
+constexpr const char* kNativeHistogramScript = R"(load 1m
   h {{schema:0 sum:1 count:1}}x3
   f 1 2 3
+  g 1 1 {{schema:0 sum:1 count:1}}
 
 eval instant at 1m f
   f 2
 
 eval instant at 1m h
   {} {{schema:0 sum:1 count:1}}
+
+eval instant at 1m sum(rate({__name__=~"h|f"}[2m]))
+  {} 1
+
+eval instant at 1m histogram_count(h)
+  {} 1
+
+eval instant at 1m timestamp(g)
+  {} 60
+
+eval instant at 2m timestamp(g)
+  {} 120
+
+eval range from 0 to 1m step 1m max_over_time(g[1m])
+  {} 1 1
+
+eval range from 0 to 1m step 1m max_over_time(g[1m] offset -1m)
+  {} 1 1
 
 clear
 load 1m
@@ -60,15 +78,50 @@ eval instant at 2m c
 clear
 load_with_nhcb 1m
   x_bucket{le="1"} 1 2
+  x_bucket{le="+Inf"} 1 2
 
 eval instant at 1m x_bucket
   x_bucket{le="1"} 2
-)");
-  EXPECT_EQ(r.skipped, 4);
-  EXPECT_EQ(r.skipped_native_histograms, 3);
+  x_bucket{le="+Inf"} 2
+
+eval instant at 1m histogram_quantile(0.5, x)
+  {} 0.5
+)";
+
+TEST(Runner, SkipsOnlyEvalsThatReadNativeHistograms) {
+  auto r = RunText(kNativeHistogramScript);
+  ASSERT_EQ(r.evals.size(), 11u);
+  EXPECT_EQ(r.evals[0].outcome, Outcome::kPass) << Describe(r);  // f: floats only
+  EXPECT_EQ(r.evals[1].outcome, Outcome::kSkip);                 // (a) `{{` in the body
+  EXPECT_EQ(r.evals[2].outcome, Outcome::kSkip);                 // (b) the regex matches h
+  EXPECT_NE(r.evals[2].skip_reason.find("__name__=\"h\""), std::string::npos) << r.evals[2].skip_reason;
+  EXPECT_EQ(r.evals[3].outcome, Outcome::kSkip);                 // (c) histogram_count(h)
+  EXPECT_NE(r.evals[3].skip_reason.find("histogram_count"), std::string::npos) << r.evals[3].skip_reason;
+  // g has floats at 0 and 1m and a histogram at 2m: only what reads 2m is skipped.
+  EXPECT_EQ(r.evals[4].outcome, Outcome::kPass) << Describe(r);
+  EXPECT_EQ(r.evals[5].outcome, Outcome::kSkip);
+  EXPECT_EQ(r.evals[6].outcome, Outcome::kPass) << Describe(r);
+  EXPECT_EQ(r.evals[7].outcome, Outcome::kSkip);  // a negative offset reaches 2m
+  EXPECT_EQ(r.evals[8].skip, SkipKind::kStartTimestamps);
+  EXPECT_EQ(r.evals[9].outcome, Outcome::kPass) << Describe(r);  // classic buckets are floats
+  EXPECT_EQ(r.evals[10].outcome, Outcome::kSkip);                // x is the synthesised NHCB
+  EXPECT_EQ(r.passed, 4);
+  EXPECT_EQ(r.failed, 0) << Describe(r);
+  EXPECT_EQ(r.skipped_native_histograms, 6);
   EXPECT_EQ(r.skipped_start_timestamps, 1);
-  ASSERT_EQ(r.evals.size(), 4u);
-  EXPECT_EQ(r.evals[2].skip, SkipKind::kStartTimestamps);
+}
+
+TEST(Runner, ConservativeNativeHistogramSkip) {
+  auto s = ParseScript(kNativeHistogramScript, "t.test");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  RunOptions opts;
+  opts.conservative_nh_skip = true;
+  auto r = RunScript(*s, "t.test", opts);
+  EXPECT_EQ(r.passed, 0);
+  EXPECT_EQ(r.skipped, 11);
+  EXPECT_EQ(r.skipped_native_histograms, 10);
+  EXPECT_EQ(r.skipped_start_timestamps, 1);
+  ASSERT_EQ(r.evals.size(), 11u);
   EXPECT_NE(r.evals[0].skip_reason.find("line 1"), std::string::npos) << r.evals[0].skip_reason;
 }
 

@@ -397,14 +397,39 @@ Result<LoadCmd> ParseLoad(const Line& header, std::string_view keyword, std::str
   if (!ms.ok()) return LineError(header.no, ms.status().message());
   c.step_ms = *ms;
   std::map<model::Labels, size_t> index;
+  // An `@st` line waiting for its series line (the next line).
+  std::optional<SeriesLine> pending_st;
   for (const auto& l : body) {
-    std::string_view first = l.text.substr(0, l.text.find_first_of(" \t"));
+    size_t sp = l.text.find_first_of(" \t");
+    std::string_view first = l.text.substr(0, sp);
     if (first.size() > 3 && first.substr(first.size() - 3) == "@st") {
-      c.has_start_timestamps = true;  // start timestamps for the next line; not loaded
+      if (pending_st) return LineError(l.no, "an `@st` line must be followed by its series line");
+      c.has_start_timestamps = true;
+      std::string_view rest;
+      auto labels = ParseSeriesLiteral(first.substr(0, first.size() - 3), &rest);
+      if (!labels.ok()) return LineError(l.no, labels.status().message());
+      auto offs = ExpandStartTimestampOffsets(sp == std::string_view::npos ? "" : l.text.substr(sp));
+      if (!offs.ok()) return LineError(l.no, offs.status().message());
+      pending_st.emplace();
+      pending_st->line = l.no;
+      pending_st->labels = std::move(labels).value();
+      pending_st->st_offsets = std::move(offs).value();
       continue;
     }
     auto s = ParseSeriesLine(l);
     if (!s.ok()) return s.status();
+    if (pending_st) {
+      if (!(pending_st->labels == s->labels)) {
+        return LineError(l.no, "series " + s->labels.ToString() + " does not match the `@st` line " +
+                                   pending_st->labels.ToString() + " before it");
+      }
+      if (pending_st->st_offsets.size() != s->values.size()) {
+        return LineError(l.no, "the `@st` line has " + std::to_string(pending_st->st_offsets.size()) +
+                                   " slots, the series line " + std::to_string(s->values.size()));
+      }
+      s->st_offsets = std::move(pending_st->st_offsets);
+      pending_st.reset();
+    }
     c.has_histograms |= s->has_histogram;
     auto [it, inserted] = index.emplace(s->labels, c.series.size());
     if (inserted) {
@@ -413,7 +438,32 @@ Result<LoadCmd> ParseLoad(const Line& header, std::string_view keyword, std::str
       c.series[it->second] = std::move(s).value();
     }
   }
+  if (pending_st) return LineError(pending_st->line, "an `@st` line must be followed by its series line");
   return c;
+}
+
+// Scans a signed duration (`-30s`, `+1m`, `1m30s`, `-59999ms`, `0`) at s[*pos], in ms.
+Result<int64_t> ScanSignedDuration(std::string_view s, size_t* pos) {
+  size_t i = *pos;
+  bool neg = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    neg = s[i] == '-';
+    ++i;
+  }
+  size_t start = i;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+    if (s.substr(i, 2) == "ms") {
+      i += 2;
+    } else if (i < s.size() && std::string_view("smhdwy").find(s[i]) != std::string_view::npos) {
+      ++i;
+    }
+  }
+  if (i == start) return Status::InvalidArgument("expected a duration");
+  auto ms = ParseScriptDuration(s.substr(start, i - start));
+  if (!ms.ok()) return ms.status();
+  *pos = i;
+  return neg ? -*ms : *ms;
 }
 
 Result<Expectation::Type> ParseExpectType(std::string_view w) {
@@ -667,6 +717,50 @@ Result<std::vector<SeqValue>> ExpandValues(std::string_view text) {
     }
     while (i < text.size() && !IsSpace(text[i])) ++i;
     LOOKOUT_RETURN_IF_ERROR(ExpandItem(text.substr(start, i - start), out));
+  }
+  return out;
+}
+
+Result<std::vector<std::optional<int64_t>>> ExpandStartTimestampOffsets(std::string_view text) {
+  std::vector<std::optional<int64_t>> out;
+  size_t i = 0;
+  while (true) {
+    while (i < text.size() && IsSpace(text[i])) ++i;
+    if (i >= text.size()) break;
+    size_t start = i;
+    while (i < text.size() && !IsSpace(text[i])) ++i;
+    std::string_view tok = text.substr(start, i - start);
+    auto bad = [&] { return Status::InvalidArgument("bad start-timestamp item \"" + std::string(tok) + "\""); };
+    if (tok == "_") {
+      out.emplace_back(std::nullopt);
+      continue;
+    }
+    if (tok.substr(0, 2) == "_x") {
+      size_t j = 2;
+      auto n = ScanCount(tok, &j);
+      if (!n.ok() || j != tok.size()) return bad();
+      out.insert(out.end(), *n, std::nullopt);
+      continue;
+    }
+    size_t j = 0;
+    auto first = ScanSignedDuration(tok, &j);
+    if (!first.ok()) return bad();
+    if (j == tok.size()) {
+      out.emplace_back(*first);
+      continue;
+    }
+    int64_t step = 0;
+    if (tok[j] == '+' || tok[j] == '-') {
+      auto d = ScanSignedDuration(tok, &j);  // the sign is the operator
+      if (!d.ok()) return bad();
+      step = *d;
+    }
+    if (j >= tok.size() || tok[j] != 'x') return bad();
+    ++j;
+    auto n = ScanCount(tok, &j);
+    if (!n.ok() || j != tok.size()) return bad();
+    int64_t cur = *first;
+    for (uint64_t k = 0; k <= *n; ++k, cur += step) out.emplace_back(cur);
   }
   return out;
 }

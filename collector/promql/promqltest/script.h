@@ -6,9 +6,9 @@
 // eval (`expect ...`, `expect range vector ...`, `expect string ...`, a scalar, series lines).
 //
 // The parser needs no engine: it turns text into plain structs. Native-histogram samples
-// (`{{...}}`) and start-timestamp lines (`name@st ...`) are recognised and counted as slots but
-// not decoded: Lookout's storage and result values hold floats only, and the runner skips every
-// eval that could depend on them (FORMAT.md section 7).
+// (`{{...}}`) are recognised and counted as slots but not decoded: Lookout's storage and result
+// values hold floats only, and the runner skips every eval that reads them (FORMAT.md section 7).
+// Start-timestamp lines (`name@st ...`) are decoded into the next line's SeriesLine::st_offsets.
 //
 // Errors: InvalidArgument "LINE: message" (1-based line of the script). Thread affinity: none
 // (pure functions).
@@ -61,14 +61,23 @@ struct SeriesLine {
   model::Labels labels;
   std::vector<SeqValue> values;
   bool has_histogram = false;  // some slot is kHistogram
+  // From a preceding `<series>@st ...` line (loads only, FORMAT.md 3.3): per slot, the start
+  // timestamp offset in ms relative to the slot's sample timestamp (ST = T + offset), or nullopt
+  // for `_` (no start timestamp). Empty when the series has no `@st` line.
+  std::vector<std::optional<int64_t>> st_offsets;
 };
+
+// Expands the value sequence of an `@st` line (FORMAT.md 3.3): `_`, `_xN` (N slots), `<dur>`,
+// `<dur>xN` (N+1 slots), `<dur>+<dur>xN` / `<dur>-<dur>xN` (N+1 slots, offset changing by the
+// step). Durations may be signed (`-30s`, `+1m`, `-0ms`); a bare `0` is allowed.
+common::Result<std::vector<std::optional<int64_t>>> ExpandStartTimestampOffsets(std::string_view text);
 
 struct LoadCmd {
   int line = 0;
   int64_t step_ms = 0;
   bool with_nhcb = false;             // `load_with_nhcb`: loaded as a plain load here
   bool has_histograms = false;        // a `{{` sample, or with_nhcb
-  bool has_start_timestamps = false;  // an `@st` line (its values are not loaded)
+  bool has_start_timestamps = false;  // an `@st` line (its offsets are in SeriesLine::st_offsets)
   std::vector<SeriesLine> series;     // a label set listed twice keeps the last line
 };
 

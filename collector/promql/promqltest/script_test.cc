@@ -247,9 +247,32 @@ eval instant at 0 h
   EXPECT_TRUE(l.has_start_timestamps);
   ASSERT_EQ(l.series.size(), 2u);
   EXPECT_EQ(l.series[0].values.size(), 4u);
+  EXPECT_TRUE(l.series[0].st_offsets.empty());
+  using Off = std::vector<std::optional<int64_t>>;
+  EXPECT_EQ(l.series[1].st_offsets, (Off{std::nullopt, -30000, -90000, -150000}));
   EXPECT_TRUE(std::get<LoadCmd>(s->commands[1]).with_nhcb);
   EXPECT_TRUE(std::get<LoadCmd>(s->commands[1]).has_histograms);
   EXPECT_TRUE(std::get<EvalCmd>(s->commands[2]).body_has_histogram);
+}
+
+TEST(ExpandStartTimestampOffsets, Forms) {
+  using Off = std::vector<std::optional<int64_t>>;
+  auto x = [](const char* t) {
+    auto r = ExpandStartTimestampOffsets(t);
+    EXPECT_TRUE(r.ok()) << t << ": " << r.status().ToString();
+    return r.ok() ? *r : Off{};
+  };
+  EXPECT_EQ(x("_ _x2 -1m"), (Off{std::nullopt, std::nullopt, std::nullopt, -60000}));
+  EXPECT_EQ(x("-59999msx2"), (Off{-59999, -59999, -59999}));
+  EXPECT_EQ(x("0-1mx2 +1m -0ms 1ms"), (Off{0, -60000, -120000, 60000, 0, 1}));
+  EXPECT_EQ(x("-60s+1m30sx1 0"), (Off{-60000, 30000, 0}));
+  for (const char* bad : {"1", "x2", "-1mx", "1m+", "1m+x2", "stale", "{{}}"}) {
+    EXPECT_FALSE(ExpandStartTimestampOffsets(bad).ok()) << bad;
+  }
+  // The `@st` line must be followed by the same series with as many slots.
+  EXPECT_FALSE(ParseScript("load 1m\n  a@st -1m\n  b 1\n", "t").ok());
+  EXPECT_FALSE(ParseScript("load 1m\n  a@st -1m -1m\n  a 1\n", "t").ok());
+  EXPECT_FALSE(ParseScript("load 1m\n  a 1\n  a@st -1m\n", "t").ok());
 }
 
 TEST(ParseScript, Errors) {

@@ -1,13 +1,12 @@
 #include "collector/tsdb/chunkenc/block.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "collector/tsdb/chunkenc/varint.h"
 #include "collector/tsdb/chunkenc/xor.h"
+#include "common/zlib/deflate.h"
 
 namespace collector::tsdb::chunkenc {
 
@@ -54,50 +53,6 @@ int DecimalDigits(std::span<const Sample> samples) {
   return k;
 }
 
-bool Deflate(std::string_view in, int level, std::string& out) {
-  z_stream zs{};
-  if (deflateInit2(&zs, level, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) != Z_OK) return false;
-  size_t start = out.size();
-  out.resize(start + deflateBound(&zs, static_cast<uLong>(in.size())));
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data() + start);
-  zs.avail_out = static_cast<uInt>(out.size() - start);
-  int r = deflate(&zs, Z_FINISH);
-  out.resize(start + zs.total_out);
-  deflateEnd(&zs);
-  return r == Z_STREAM_END;
-}
-
-// Inflates a complete raw DEFLATE stream of at most `limit` bytes that must end exactly at the
-// end of `in`. The buffer grows as output appears, so a lying header costs no memory.
-common::Status Inflate(std::string_view in, size_t limit, std::string& out) {
-  z_stream zs{};
-  if (inflateInit2(&zs, -15) != Z_OK) return common::Status::Internal("inflateInit2 failed");
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  out.resize(std::min(limit + 1, in.size() * 4 + 256));
-  size_t produced = 0;
-  int r = Z_OK;
-  for (;;) {
-    zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
-    zs.avail_out = static_cast<uInt>(out.size() - produced);
-    r = inflate(&zs, Z_NO_FLUSH);
-    produced = out.size() - zs.avail_out;
-    if (r == Z_STREAM_END || (r != Z_OK && r != Z_BUF_ERROR)) break;
-    if (zs.avail_out > 0) break;  // input exhausted before the end of the stream
-    if (out.size() > limit) break;
-    out.resize(std::min(limit + 1, out.size() * 2));
-  }
-  size_t left_in = zs.avail_in;
-  inflateEnd(&zs);
-  if (produced > limit) return common::Status::Corruption("block: payload larger than its sample count allows");
-  if (r != Z_STREAM_END) return common::Status::Corruption("block: bad or truncated deflate stream");
-  if (left_in != 0) return common::Status::Corruption("block: trailing bytes");
-  out.resize(produced);
-  return common::Status::Ok();
-}
-
 std::string XorPayload(std::span<const Sample> samples) {
   std::string p;
   for (const std::string& c : ToXorChunks(samples)) {
@@ -138,11 +93,11 @@ std::string Wrap(uint8_t format, size_t n, std::string_view payload, int level) 
   out += static_cast<char>(kBlockMagic);
   out += static_cast<char>(format);
   PutUvarint(out, n);
-  if (!Deflate(payload, level, out)) {
+  if (!common::zlib::DeflateRaw(payload, level, out).ok()) {
     // Only on allocation failure inside zlib; store level 0 cannot fail the same way twice.
     out.resize(2);
     PutUvarint(out, n);
-    Deflate(payload, 0, out);
+    (void)common::zlib::DeflateRaw(payload, 0, out);
   }
   return out;
 }
@@ -152,9 +107,67 @@ bool Header(std::string_view& in, uint8_t& format, uint64_t& n) {
   if (in.size() < 2 || static_cast<uint8_t>(in[0]) != kBlockMagic) return false;
   format = static_cast<uint8_t>(in[1]);
   in.remove_prefix(2);
-  if (format != kFormatXor && format != kFormatDecimal) return false;
+  if (format != kFormatXor && format != kFormatDecimal && format != kFormatGroup) return false;
   if (!GetUvarint(in, n) || n > kMaxBlockSamples) return false;
   return true;
+}
+
+
+// Decodes a kFormatXor or kFormatDecimal payload of `n` samples, appending to `out`; on error
+// `out` is left as it was.
+common::Status DecodePayload(std::string_view payload, uint8_t format, uint64_t n,
+                             std::vector<Sample>& out) {
+  std::string_view p = payload;
+  size_t base = out.size();
+  out.reserve(base + std::min<size_t>(n, payload.size() * 8));
+  auto fail = [&](std::string_view why) {
+    out.resize(base);
+    return common::Status::Corruption("block: " + std::string(why));
+  };
+  if (format == kFormatXor) {
+    while (!p.empty()) {
+      uint64_t len;
+      if (!GetUvarint(p, len) || len > p.size()) return fail("bad chunk length");
+      XorIterator it(p.substr(0, len));
+      p.remove_prefix(len);
+      while (it.Next()) {
+        if (out.size() - base >= n) return fail("more samples than the header says");
+        out.push_back(Sample{it.t(), it.v()});
+      }
+      if (!it.status().ok()) return fail(it.status().ToString());
+    }
+  } else {
+    int64_t t = 0, d = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+      uint64_t u;
+      if (!GetUvarint(p, u)) return fail("truncated timestamps");
+      int64_t z = Unzig(u);
+      if (i == 0) {
+        t = z;
+      } else {
+        d = i == 1 ? z : Add(d, z);
+        t = Add(t, d);
+      }
+      out.push_back(Sample{t, 0});
+    }
+    if (p.empty()) return fail("missing decimal digits");
+    int k = static_cast<uint8_t>(p[0]);
+    p.remove_prefix(1);
+    if (k > kMaxDecimalDigits) return fail("bad decimal digits");
+    int64_t m = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+      uint64_t u;
+      if (!GetUvarint(p, u)) return fail("truncated values");
+      m = Add(m, Unzig(u));
+      out[base + i].v = static_cast<double>(m) / kPow10[k];
+    }
+    if (!p.empty()) return fail("trailing payload bytes");
+  }
+  if (out.size() - base != n) return fail("fewer samples than the header says");
+  for (size_t i = base + 1; i < out.size(); ++i) {
+    if (out[i].t <= out[i - 1].t) return fail("timestamps not increasing");
+  }
+  return common::Status::Ok();
 }
 
 }  // namespace
@@ -207,63 +220,85 @@ common::Status DecodeBlock(std::string_view block, std::vector<Sample>& out) {
   uint8_t format;
   uint64_t n;
   if (!Header(block, format, n)) return common::Status::Corruption("block: bad header");
+  if (format == kFormatGroup) return common::Status::Corruption("block: a group block (use GroupView)");
   // Upper bounds of the payload: decimal: two varints (<= 10 bytes each) per sample + k; XOR:
   // <= 20 bytes per sample plus 2 count bytes and a 3-byte length per chunk.
   size_t limit = format == kFormatDecimal ? n * 20 + 1 : n * 20 + (n / kSamplesPerChunk + 1) * 5;
   std::string payload;
-  common::Status s = Inflate(block, limit, payload);
+  common::Status s = common::zlib::InflateRaw(block, limit, payload);
   if (!s.ok()) return s;
-  std::string_view p = payload;
-  size_t base = out.size();
-  out.reserve(base + std::min<size_t>(n, payload.size() * 8));
-  auto fail = [&](std::string_view why) {
-    out.resize(base);
-    return common::Status::Corruption("block: " + std::string(why));
-  };
-  if (format == kFormatXor) {
-    while (!p.empty()) {
-      uint64_t len;
-      if (!GetUvarint(p, len) || len > p.size()) return fail("bad chunk length");
-      XorIterator it(p.substr(0, len));
-      p.remove_prefix(len);
-      while (it.Next()) {
-        if (out.size() - base >= n) return fail("more samples than the header says");
-        out.push_back(Sample{it.t(), it.v()});
-      }
-      if (!it.status().ok()) return fail(it.status().ToString());
-    }
-  } else {
-    int64_t t = 0, d = 0;
-    for (uint64_t i = 0; i < n; ++i) {
-      uint64_t u;
-      if (!GetUvarint(p, u)) return fail("truncated timestamps");
-      int64_t z = Unzig(u);
-      if (i == 0) {
-        t = z;
-      } else {
-        d = i == 1 ? z : Add(d, z);
-        t = Add(t, d);
-      }
-      out.push_back(Sample{t, 0});
-    }
-    if (p.empty()) return fail("missing decimal digits");
-    int k = static_cast<uint8_t>(p[0]);
-    p.remove_prefix(1);
-    if (k > kMaxDecimalDigits) return fail("bad decimal digits");
-    int64_t m = 0;
-    for (uint64_t i = 0; i < n; ++i) {
-      uint64_t u;
-      if (!GetUvarint(p, u)) return fail("truncated values");
-      m = Add(m, Unzig(u));
-      out[base + i].v = static_cast<double>(m) / kPow10[k];
-    }
-    if (!p.empty()) return fail("trailing payload bytes");
+  return DecodePayload(payload, format, n, out);
+}
+
+std::string EncodeGroup(std::span<const GroupMember> members, int level) {
+  std::string p;
+  uint64_t total = 0;
+  PutUvarint(p, members.size());
+  std::string section;
+  for (const GroupMember& m : members) {
+    total += m.samples.size();
+    section.clear();
+    int k = DecimalDigits(m.samples);
+    section += static_cast<char>(k >= 0 ? kFormatDecimal : kFormatXor);
+    PutUvarint(section, m.samples.size());
+    section += k >= 0 ? DecimalPayload(m.samples, k) : XorPayload(m.samples);
+    PutUvarint(p, m.ref);
+    PutUvarint(p, section.size());
+    p += section;
   }
-  if (out.size() - base != n) return fail("fewer samples than the header says");
-  for (size_t i = base + 1; i < out.size(); ++i) {
-    if (out[i].t <= out[i - 1].t) return fail("timestamps not increasing");
+  return Wrap(kFormatGroup, total, p, level);
+}
+
+common::Status GroupView::Parse(std::string_view block) {
+  uint8_t format;
+  uint64_t n;
+  dir_.clear();
+  payload_.clear();
+  if (!Header(block, format, n) || format != kFormatGroup) {
+    return common::Status::Corruption("group block: bad header");
   }
+  // Per sample at most 20 bytes; per member at most 10 + 10 + 1 + 10 bytes of framing.
+  size_t limit = n * 20 + block.size() * 64 + 1024;
+  LOOKOUT_RETURN_IF_ERROR(common::zlib::InflateRaw(block, limit, payload_));
+  std::string_view p = payload_;
+  uint64_t members;
+  if (!GetUvarint(p, members) || members > p.size()) {
+    return common::Status::Corruption("group block: bad member count");
+  }
+  for (uint64_t i = 0; i < members; ++i) {
+    uint64_t ref, len;
+    if (!GetUvarint(p, ref) || !GetUvarint(p, len) || len > p.size() || len < 2) {
+      return common::Status::Corruption("group block: bad member entry");
+    }
+    dir_.push_back(Entry{ref, static_cast<size_t>(p.data() - payload_.data()), static_cast<size_t>(len)});
+    p.remove_prefix(len);
+  }
+  if (!p.empty()) return common::Status::Corruption("group block: trailing bytes");
+  std::sort(dir_.begin(), dir_.end(), [](const Entry& a, const Entry& b) { return a.ref < b.ref; });
   return common::Status::Ok();
+}
+
+common::Result<bool> GroupView::Decode(uint64_t ref, std::vector<Sample>& out) const {
+  auto it = std::lower_bound(dir_.begin(), dir_.end(), ref,
+                             [](const Entry& e, uint64_t r) { return e.ref < r; });
+  if (it == dir_.end() || it->ref != ref) return false;
+  std::string_view sec(payload_.data() + it->offset, it->len);
+  uint8_t format = static_cast<uint8_t>(sec[0]);
+  sec.remove_prefix(1);
+  uint64_t n;
+  if ((format != kFormatXor && format != kFormatDecimal) || !GetUvarint(sec, n) ||
+      n > kMaxBlockSamples) {
+    return common::Status::Corruption("group block: bad section header");
+  }
+  LOOKOUT_RETURN_IF_ERROR(DecodePayload(sec, format, n, out));
+  return true;
+}
+
+std::vector<uint64_t> GroupView::Refs() const {
+  std::vector<uint64_t> v;
+  v.reserve(dir_.size());
+  for (const Entry& e : dir_) v.push_back(e.ref);
+  return v;
 }
 
 }  // namespace collector::tsdb::chunkenc

@@ -28,6 +28,11 @@ namespace collector::tsdb::chunkenc {
 inline constexpr uint8_t kBlockMagic = 0xff;
 inline constexpr uint8_t kFormatXor = 0;
 inline constexpr uint8_t kFormatDecimal = 1;
+// A group block: the samples of several series in one window, compressed together (similar
+// series side by side compress better, and one row replaces many). Payload: uvarint member
+// count, then per member: uvarint series ref, uvarint section length, and the section: 1 byte
+// format (kFormatXor or kFormatDecimal), uvarint sample count, then that format's payload.
+inline constexpr uint8_t kFormatGroup = 2;
 inline constexpr int kMaxDecimalDigits = 9;
 // Decode refuses blocks claiming more samples than this.
 inline constexpr uint64_t kMaxBlockSamples = 1u << 24;
@@ -55,6 +60,34 @@ common::Status DecodeBlock(std::string_view block, std::vector<Sample>& out);
 common::Result<uint64_t> BlockNumSamples(std::string_view block);
 // The format byte (for tests and inspection); -1 when malformed.
 int BlockFormat(std::string_view block);
+
+struct GroupMember {
+  uint64_t ref;
+  std::span<const Sample> samples;  // strictly increasing timestamps, not empty
+};
+// Encodes a group block (members in the given order; refs must be distinct).
+std::string EncodeGroup(std::span<const GroupMember> members, int level = 6);
+
+// An inflated group block, for looking up several members.
+class GroupView {
+ public:
+  // Corruption when `block` is not a well-formed group block.
+  common::Status Parse(std::string_view block);
+  // Appends the samples of `ref`; false when the block has no such member. Corruption on a
+  // malformed section.
+  common::Result<bool> Decode(uint64_t ref, std::vector<Sample>& out) const;
+  size_t size() const { return dir_.size(); }
+  std::vector<uint64_t> Refs() const;
+
+ private:
+  struct Entry {
+    uint64_t ref;
+    size_t offset;
+    size_t len;
+  };
+  std::string payload_;
+  std::vector<Entry> dir_;  // sorted by ref
+};
 
 // Re-encodes samples as XOR chunks of at most kSamplesPerChunk samples.
 std::vector<std::string> ToXorChunks(std::span<const Sample> samples);
