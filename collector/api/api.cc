@@ -388,26 +388,27 @@ std::string SeriesString(const common::proto::RwSeriesView& s) {
 // store's label hash. Only valid series get in (their labels are sorted by name, so the cached
 // Labels are the sent pairs minus empty values, in order); a hash collision is a miss. A stale ref (series dropped from the head, another store) is harmless:
 // the appender checks the ref's labels and falls back to a lookup by labels.
+// A series seen before by this thread: its head ref, keyed by a 64-bit hash of the label bytes
+// and checked with a second, independent 64-bit hash (no label copies: at 1M series a copy per
+// worker thread cost about 1 KB per series).
 struct WriteCacheEntry {
   storage::SeriesRef ref = 0;
-  Labels labels;
+  uint64_t check = 0;
 };
 
 struct WriteCache {
   static constexpr size_t kMaxEntries = 1 << 20;
-  static constexpr size_t kMaxBytes = 256u << 20;  // approximate, per thread
 
   const void* owner = nullptr;  // the Appendable the refs belong to
   std::unordered_map<uint64_t, WriteCacheEntry> map;
-  size_t bytes = 0;
   std::string key;                         // reused
+  uint64_t check = 0;                      // second hash of `key`, set by Hash()
   std::vector<WriteCacheEntry*> entries;   // per series of the current request; null = new
   common::proto::RwRequestView request;    // reused decode output
 
   void Reset(const void* o) {
-    if (owner != o || map.size() >= kMaxEntries || bytes >= kMaxBytes) {
+    if (owner != o || map.size() >= kMaxEntries) {
       map = {};
-      bytes = 0;
       owner = o;
     }
   }
@@ -419,16 +420,15 @@ struct WriteCache {
       key += v;
       key += '\xff';
     }
+    // FNV-1a with a splitmix64 finish: independent of std::hash (MurmurHash2 in libstdc++).
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (char c : key) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    check = h ^ (h >> 31);
     return std::hash<std::string_view>{}(key);
-  }
-  static bool Matches(const Labels& l, const common::proto::RwSeriesView& s) {
-    auto it = l.begin();
-    for (const auto& [n, v] : s.labels) {
-      if (v.empty()) continue;
-      if (it == l.end() || it->name != n || it->value != v) return false;
-      ++it;
-    }
-    return it == l.end();
   }
 };
 
@@ -727,7 +727,7 @@ void Api::HandleWrite(Request& req, Respond respond) {
         for (size_t i = 0; i < rw.size; ++i) {
           const auto& series = rw.series[i];
           if (auto it = cache.map.find(cache.Hash(series));
-              it != cache.map.end() && WriteCache::Matches(it->second.labels, series)) {
+              it != cache.map.end() && it->second.check == cache.check) {
             cache.entries[i] = &it->second;
             continue;
           }
@@ -744,28 +744,35 @@ void Api::HandleWrite(Request& req, Respond respond) {
           const auto& series = rw.series[i];
           WriteCacheEntry* e = cache.entries[i];
           WriteCacheEntry uncached;  // for a series whose hash collides with a cached one
+          Labels labels;             // built only for series the cache does not know
+          auto build_labels = [&] {
+            std::vector<model::Label> ls;
+            ls.reserve(series.labels.size());
+            for (const auto& [k, v] : series.labels) {
+              if (!v.empty()) ls.push_back(model::Label{std::string(k), std::string(v)});
+            }
+            labels = Labels(std::move(ls));
+          };
           if (e == nullptr) {
             auto [it, inserted] = cache.map.try_emplace(cache.Hash(series));
             e = &it->second;
-            if (!inserted && !WriteCache::Matches(e->labels, series)) e = &uncached;
-            if (inserted || e == &uncached) {
-              std::vector<model::Label> ls;
-              ls.reserve(series.labels.size());
-              for (const auto& [k, v] : series.labels) {
-                if (!v.empty()) ls.push_back(model::Label{std::string(k), std::string(v)});
-              }
-              e->labels = Labels(std::move(ls));
-              if (inserted) cache.bytes += cache.key.size() + 96 + 64 * e->labels.size();
-            }
+            if (!inserted) e = &uncached;  // a hash collision: this request goes uncached
+            e->check = cache.check;
+            build_labels();
           }
-          const Labels& labels = e->labels;
           for (const auto& smp : series.samples) {
             auto r = app->Append(e->ref, labels, smp.timestamp_ms, smp.value);
+            if (!r.ok() && r.status().code() == common::Code::kNotFound && labels.empty()) {
+              // The head no longer has the cached ref: look the series up by its labels.
+              build_labels();
+              e->ref = 0;
+              r = app->Append(0, labels, smp.timestamp_ms, smp.value);
+            }
             if (!r.ok()) {
               app->Rollback();
               write_bad_++;
               *result = Response::Text(400, std::string(r.status().message()) + " for series " +
-                                                labels.ToString() + " at timestamp " +
+                                                SeriesString(series) + " at timestamp " +
                                                 std::to_string(smp.timestamp_ms));
               return;
             }

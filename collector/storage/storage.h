@@ -61,10 +61,12 @@ class Matcher {
 class Appender {
  public:
   virtual ~Appender() = default;
-  // Adds a sample. `ref` is a hint returned by an earlier Append for the same series (0 if
-  // unknown). Returns the series ref, or an error: IsOutOfOrder, IsDuplicateSample,
-  // IsOutOfBounds (too old for the head), InvalidArgument (bad labels). A failed Append leaves
-  // the rest of the batch intact.
+  // Adds a sample. `ref` is a ref returned by an earlier Append for the same series (0 if
+  // unknown); a known ref is trusted (its labels are not compared), and `labels` may then be
+  // empty. Returns the series ref, or an error: IsOutOfOrder, IsDuplicateSample, IsOutOfBounds
+  // (too old for the head), InvalidArgument (bad labels), NotFound (a ref the head no longer
+  // has, with empty labels: retry with the labels and ref 0). A failed Append leaves the rest of
+  // the batch intact.
   virtual Result<SeriesRef> Append(SeriesRef ref, const Labels& labels, int64_t t_ms,
                                    double v) = 0;
   // Makes the batch durable (per the WAL policy) and visible to queries.

@@ -397,7 +397,10 @@ class HeadAppender : public storage::Appender {
     // cache refs keyed by the exact label bytes. Refs are never reused.
     DB::MemSeries* s = ref != 0 ? db_->GetByRef(ref) : nullptr;
     if (s == nullptr) {
-      if (labels.empty()) return Status::InvalidArgument("empty label set");
+      if (labels.empty()) {
+        return ref != 0 ? Status::NotFound("unknown series ref " + std::to_string(ref))
+                        : Status::InvalidArgument("empty label set");
+      }
       auto r = db_->GetOrCreate(labels, true, 0);
       if (!r.ok()) return r.status();
       s = *r;

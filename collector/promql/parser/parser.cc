@@ -5,7 +5,16 @@
 // Errors: like Prometheus, only the first error is reported. Semantic errors found while parsing
 // (e.g. "ranges only allowed for vector selectors") are recorded and parsing goes on; a syntax
 // error stops the parse. The tree is type-checked only when parsing produced no error.
+//
+// Nesting: the tree may be at most kMaxDepth levels deep (parentheses, calls, aggregations, unary
+// operators, subqueries, binary-operator chains, duration expressions all count), so that this
+// parser, Check(), Format(), the engine's evaluator and the tree's destructor, which all recurse,
+// stay far from the stack's end. A deeper query is a syntax error ("expression nests too deeply").
+// Every recursion of the parser passes a Nest guard, which refuses to go deeper than the limit;
+// loops that wrap an already built expression (left-deep `a + b + c`, `foo[1m:][1m:]`, duration
+// chains) count the wrapped expression's height as they go (peak_).
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
@@ -343,6 +352,9 @@ double DurLiteralValue(const Expr* e) {
 
 // ---- the parser ------------------------------------------------------------------------------
 
+// Maximum number of levels of a parsed tree (a lone selector is 1 level).
+constexpr int kMaxDepth = 1000;
+
 class Parser {
  public:
   explicit Parser(std::string_view input) : in_(input), toks_(Tokenize(input)) {}
@@ -380,6 +392,42 @@ class Parser {
     std::string ctx;
     std::string expected;
   };
+  // One level deeper for the parse of a node's children: depth_ counts the ancestors of the node
+  // being parsed. ok() is false (and a syntax error recorded) when that would exceed kMaxDepth;
+  // the caller must then return nullptr without recursing.
+  class Nest {
+   public:
+    Nest(Parser* p, int pos, int levels = 1) : p_(p), levels_(levels) {
+      p_->depth_ += levels_;
+      ok_ = p_->Reach(p_->depth_, pos);
+    }
+    ~Nest() { p_->depth_ -= levels_; }
+    Nest(const Nest&) = delete;
+    Nest& operator=(const Nest&) = delete;
+    bool ok() const { return ok_; }
+
+   private:
+    Parser* p_;
+    int levels_;
+    bool ok_;
+  };
+
+  // Records that some node has `ancestors` ancestors (peak_); false and a syntax error at `pos`
+  // when that puts it beyond kMaxDepth levels.
+  bool Reach(int ancestors, int pos) {
+    if (ancestors > peak_) peak_ = ancestors;
+    if (ancestors < kMaxDepth) return true;
+    // Prometheus' parser is not recursive: it would go on to the end and report the lexer's
+    // error (typically "unclosed left parenthesis"); prefer that one when there is one.
+    if (toks_.back().kind == Tok::kError) {
+      AddErr(toks_.back().pos, toks_.back().val);
+    } else {
+      AddErr(pos, "expression nests too deeply (more than " + std::to_string(kMaxDepth) +
+                      " levels)");
+    }
+    return false;
+  }
+
   class ScopedContext {
    public:
     ScopedContext(Parser* p, std::string ctx, std::string expected) : p_(p) {
@@ -445,6 +493,10 @@ class Parser {
   // ---- expressions ----
 
   ExprPtr ParseBinary(int min_prec) {
+    // Measures the height of the left-deep chain this loop builds: peak_ - depth_ = the levels
+    // under lhs's root.
+    const int outer_peak = peak_;
+    peak_ = depth_;
     ExprPtr lhs = ParseUnary();
     if (!lhs) return nullptr;
     while (true) {
@@ -455,8 +507,16 @@ class Parser {
       bin->op = ToBinOp(op.kind);
       VectorMatching vm;
       if (!ParseBinModifiers(*bin, vm)) return nullptr;
-      ExprPtr rhs = ParseBinary(op.kind == Tok::kPow ? prec : prec + 1);
+      const int below = peak_ - depth_;
+      ExprPtr rhs;
+      {
+        Nest nest(this, op.pos);
+        if (!nest.ok()) return nullptr;
+        rhs = ParseBinary(op.kind == Tok::kPow ? prec : prec + 1);
+      }
       if (!rhs) return nullptr;
+      // The new node takes lhs's place: lhs and everything under it go one level down.
+      if (!Reach(depth_ + below + 1, op.pos)) return nullptr;
       bin->pos = {lhs->pos.start, rhs->pos.end};
       bin->lhs = std::move(lhs);
       bin->rhs = std::move(rhs);
@@ -464,6 +524,7 @@ class Parser {
       op_pos_[bin.get()] = op.pos;
       lhs = std::move(bin);
     }
+    peak_ = std::max(outer_peak, peak_);
     return lhs;
   }
 
@@ -529,7 +590,12 @@ class Parser {
   ExprPtr ParseUnary() {
     if (Cur().kind == Tok::kAdd || Cur().kind == Tok::kSub) {
       Token op = Take();
-      ExprPtr operand = ParseBinary(kPowPrecedence);
+      ExprPtr operand;
+      {
+        Nest nest(this, op.pos);
+        if (!nest.ok()) return nullptr;
+        operand = ParseBinary(kPowPrecedence);
+      }
       if (!operand) return nullptr;
       if (operand->kind == Expr::Kind::kNumberLiteral) {
         auto* nl = static_cast<NumberLiteral*>(operand.get());
@@ -543,9 +609,13 @@ class Parser {
       u->expr = std::move(operand);
       return u;
     }
+    const int outer_peak = peak_;
+    peak_ = depth_;
     ExprPtr e = ParsePrimary();
     if (!e) return nullptr;
-    return ParsePostfix(std::move(e));
+    e = ParsePostfix(std::move(e));
+    peak_ = std::max(outer_peak, peak_);
+    return e;
   }
 
   ExprPtr ParsePrimary() {
@@ -585,7 +655,12 @@ class Parser {
       }
       case Tok::kLParen: {
         Token lp = Take();
-        ExprPtr inner = ParseBinary(0);
+        ExprPtr inner;
+        {
+          Nest nest(this, lp.pos);
+          if (!nest.ok()) return nullptr;
+          inner = ParseBinary(0);
+        }
         if (!inner) return nullptr;
         if (Cur().kind != Tok::kRParen) return Fail(Cur());
         Token rp = Take();
@@ -624,11 +699,13 @@ class Parser {
 
   // function_call_body: "(" [expr {"," expr} [","]] ")". The "(" is the current token.
   bool ParseCallBody(std::vector<ExprPtr>* args) {
-    Take();
+    Token lp = Take();
     if (Cur().kind == Tok::kRParen) {
       Take();
       return true;
     }
+    Nest nest(this, lp.pos);  // the arguments sit below the call or aggregation
+    if (!nest.ok()) return false;
     while (true) {
       ExprPtr arg = ParseBinary(0);
       if (!arg) return false;
@@ -826,10 +903,18 @@ class Parser {
 
   // ---- postfix modifiers: [range], [range:step], offset, @, anchored, smoothed ----
 
+  // Requires peak_ - depth_ = the levels under e's root (ParseUnary measures them).
   ExprPtr ParsePostfix(ExprPtr e) {
     while (e) {
       switch (Cur().kind) {
-        case Tok::kLBracket: e = ParseBracket(std::move(e)); break;
+        case Tok::kLBracket: {
+          // The new range or subquery node takes e's place: e goes one level down.
+          const int below = peak_ - depth_;
+          const int pos = Cur().pos;
+          e = ParseBracket(std::move(e));
+          if (e && !Reach(depth_ + below + 1, pos)) return nullptr;
+          break;
+        }
         case Tok::kOffset: e = ParseOffset(std::move(e)); break;
         case Tok::kAt: e = ParseAt(std::move(e)); break;
         case Tok::kAnchored:
@@ -886,6 +971,8 @@ class Parser {
     int range_pos = Cur().pos;
     ExprPtr range;
     {
+      Nest nest(this, lb.pos);  // the range sits below the new range or subquery node
+      if (!nest.ok()) return nullptr;
       ScopedContext sc(this, kCtx, kExp);
       range = ParseDur(0);
     }
@@ -921,6 +1008,8 @@ class Parser {
       int step_pos = Cur().pos;
       ExprPtr step;
       {
+        Nest nest(this, lb.pos);
+        if (!nest.ok()) return nullptr;
         ScopedContext sc(this, kCtx2, kExp2);
         step = ParseDur(0);
       }
@@ -1019,6 +1108,8 @@ class Parser {
       Token kw = Take();
       if (Cur().kind != Tok::kLParen) return Fail(Cur());
       Take();
+      Nest nest(this, kw.pos);
+      if (!nest.ok()) return nullptr;
       ExprPtr a = ParseDur(0);
       if (!a) return nullptr;
       if (Cur().kind != Tok::kComma) return Fail(Cur());
@@ -1036,7 +1127,12 @@ class Parser {
     }
     if (t.kind == Tok::kLParen) {
       Token lp = Take();
-      ExprPtr inner = ParseDur(0);
+      ExprPtr inner;
+      {
+        Nest nest(this, lp.pos);  // no node of its own, but a recursion
+        if (!nest.ok()) return nullptr;
+        inner = ParseDur(0);
+      }
       if (!inner) return nullptr;
       if (Cur().kind != Tok::kRParen) return Fail(Cur());
       Token rp = Take();
@@ -1052,7 +1148,12 @@ class Parser {
   ExprPtr ParseDurUnary() {
     if (Cur().kind == Tok::kAdd || Cur().kind == Tok::kSub) {
       Token sign = Take();
-      ExprPtr operand = ParseDur(3);
+      ExprPtr operand;
+      {
+        Nest nest(this, sign.pos);
+        if (!nest.ok()) return nullptr;
+        operand = ParseDur(3);
+      }
       if (!operand) return nullptr;
       return ApplyDurSign(sign, std::move(operand));
     }
@@ -1072,18 +1173,30 @@ class Parser {
   }
 
   ExprPtr ParseDur(int min_prec) {
+    const int outer_peak = peak_;
+    peak_ = depth_;
     ExprPtr lhs = ParseDurUnary();
     if (!lhs) return nullptr;
-    return ParseDurRest(std::move(lhs), min_prec);
+    lhs = ParseDurRest(std::move(lhs), min_prec);
+    peak_ = std::max(outer_peak, peak_);
+    return lhs;
   }
 
+  // Requires peak_ - depth_ = the levels under lhs's root (the callers measure them).
   ExprPtr ParseDurRest(ExprPtr lhs, int min_prec) {
     while (true) {
       int prec = DurPrecedence(Cur().kind);
       if (prec < 0 || prec < min_prec) return lhs;
       Token op = Take();
-      ExprPtr rhs = ParseDur(op.kind == Tok::kPow ? prec : prec + 1);
+      const int below = peak_ - depth_;
+      ExprPtr rhs;
+      {
+        Nest nest(this, op.pos);
+        if (!nest.ok()) return nullptr;
+        rhs = ParseDur(op.kind == Tok::kPow ? prec : prec + 1);
+      }
       if (!rhs) return nullptr;
+      if (!Reach(depth_ + below + 1, op.pos)) return nullptr;
       auto d = std::make_unique<DurationExpr>();
       switch (op.kind) {
         case Tok::kAdd: d->op = DurationExpr::Op::kAdd; break;
@@ -1110,6 +1223,14 @@ class Parser {
   ExprPtr ParseOffsetDuration() {
     std::optional<Token> sign;
     if (Cur().kind == Tok::kAdd || Cur().kind == Tok::kSub) sign = Take();
+    // A sign may add a kNeg node above what follows.
+    std::optional<Nest> nest;
+    if (sign) {
+      nest.emplace(this, sign->pos);
+      if (!nest->ok()) return nullptr;
+    }
+    const int outer_peak = peak_;
+    peak_ = depth_;  // ParseDurRest measures the chain from here
     const Token& t = Cur();
     ExprPtr d;
     if (t.kind == Tok::kNumber || t.kind == Tok::kDuration) {
@@ -1128,6 +1249,7 @@ class Parser {
       return Fail(t);
     }
     if (!d) return nullptr;
+    peak_ = std::max(outer_peak, peak_);
     if (sign) d = ApplyDurSign(*sign, std::move(d));
     return d;
   }
@@ -1149,9 +1271,12 @@ class Parser {
   }
 
   ExprPtr ParseOffset(ExprPtr e) {
-    Take();
+    Token kw = Take();
     ExprPtr d;
     {
+      // The offset expression sits below the vector selector, itself below a range selector.
+      Nest nest(this, kw.pos, e->kind == Expr::Kind::kMatrixSelector ? 2 : 1);
+      if (!nest.ok()) return nullptr;
       ScopedContext sc(this, "offset", "number, duration, step(), or range()");
       d = ParseOffsetDuration();
     }
@@ -1462,6 +1587,8 @@ class Parser {
   std::vector<Context> ctx_;
   std::unordered_map<const BinaryExpr*, int> op_pos_;
   std::unordered_set<const VectorSelector*> bypass_empty_check_;
+  int depth_ = 0;  // ancestors of the node being parsed (Nest)
+  int peak_ = 0;   // deepest ancestor count reached (see Nest, Reach and the chain loops)
 };
 
 }  // namespace

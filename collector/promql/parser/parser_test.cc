@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -417,6 +418,98 @@ TEST(ParserTest, ReportsPrometheusErrors) {
       {"sum(\n  foo +\n)", "3:1: parse error: unexpected \")\" in aggregation"},
   };
   for (const auto& c : kCases) EXPECT_EQ(Err(c.in), c.msg) << "input: " << c.in;
+}
+
+// ---- nesting depth: adversarial shapes must be rejected, not overflow the stack ----
+
+std::string Repeat(std::string_view s, int n) {
+  std::string out;
+  out.reserve(s.size() * static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+TEST(ParserTest, RejectsTooDeepNesting) {
+  const std::string kTooDeep = "parse error: expression nests too deeply (more than 1000 levels)";
+  struct Case {
+    const char* what;
+    std::string in;
+    std::string msg;  // expected message (exact when it starts with a position, else a substring)
+  };
+  const Case kCases[] = {
+      {"100,000 unclosed (", Repeat("(", 100000) + "up",
+       "1:100003: parse error: unclosed left parenthesis"},
+      {"20,000 unclosed (", Repeat("(", 20000) + "up", "parse error: unclosed left parenthesis"},
+      {"50,000 balanced ()", Repeat("(", 50000) + "up" + Repeat(")", 50000), "1:1000: " + kTooDeep},
+      {"1,000 balanced ()", Repeat("(", 1000) + "up" + Repeat(")", 1000), "1:1000: " + kTooDeep},
+      {"abs( 20,000 deep", Repeat("abs(", 20000) + "up" + Repeat(")", 20000), kTooDeep},
+      {"20,001-term ^ chain", Repeat("up ^ ", 20000) + "up", kTooDeep},
+      {"100,000 unary minus", Repeat("-", 100000) + "up", "1:1000: " + kTooDeep},
+      {"20,001-term + chain", Repeat("up + ", 20000) + "up", "1:4999: " + kTooDeep},
+      {"1,001-term + chain", Repeat("up + ", 1000) + "up", "1:4999: " + kTooDeep},
+      {"20,000-term + chain, dangling", Repeat("up + ", 20000), kTooDeep},
+      {"deep operand then + chain",
+       Repeat("abs(", 600) + "up" + Repeat(")", 600) + Repeat(" + up", 600), kTooDeep},
+      {"sum( 3,000 deep, unclosed", Repeat("sum(", 3000) + "up" + Repeat(")", 2999),
+       "parse error: unclosed left parenthesis"},
+      {"sum( 3,000 deep", Repeat("sum(", 3000) + "up" + Repeat(")", 3000), kTooDeep},
+      {"1,000 nested subqueries",
+       Repeat("max_over_time(", 1000) + "up" + Repeat("[1m:1s])", 1000), kTooDeep},
+      {"20,000 chained subqueries", "up" + Repeat("[1m:]", 20000), kTooDeep},
+      // The first error wins; the loop still stops at the limit (no deep tree to destroy).
+      {"20,000 chained ranges", "up" + Repeat("[1m]", 20000),
+       "1:7: parse error: ranges only allowed for vector selectors"},
+      {"20,001-term duration chain", "up[" + Repeat("1m + ", 20000) + "1m]", kTooDeep},
+      {"duration parentheses", "up[" + Repeat("(", 20000) + "1m" + Repeat(")", 20000) + "]",
+       kTooDeep},
+      {"duration unary minus", "up[" + Repeat("-", 20000) + "1m]", kTooDeep},
+      {"deep offset duration", "up offset (" + Repeat("min_of(1m, ", 20000) + "1m" +
+                                   Repeat(")", 20000) + ")",
+       kTooDeep},
+      {"mixed", Repeat("-(sum(abs(", 10000) + "up" + Repeat(")))", 10000), kTooDeep},
+  };
+  for (const auto& c : kCases) {
+    auto start = std::chrono::steady_clock::now();
+    auto r = ParseExpr(c.in);
+    double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_FALSE(r.ok()) << c.what;
+    EXPECT_TRUE(r.status().IsInvalidArgument()) << c.what;
+    std::string msg(r.status().message());
+    if (c.msg[0] >= '0' && c.msg[0] <= '9') {
+      EXPECT_EQ(msg, c.msg) << c.what;
+    } else {
+      EXPECT_NE(msg.find(c.msg), std::string::npos) << c.what << ": " << msg;
+    }
+    EXPECT_LT(secs, 2.0) << c.what;
+  }
+}
+
+TEST(ParserTest, ParsesAndFormatsDepth900) {
+  const std::string kCases[] = {
+      Repeat("(", 899) + "up" + Repeat(")", 899),
+      Repeat("abs(", 899) + "up" + Repeat(")", 899),
+      Repeat("sum(", 899) + "up" + Repeat(")", 899),
+      Repeat("up ^ ", 899) + "up",
+      Repeat("up + ", 899) + "up",
+      Repeat("-", 899) + "up",
+      Repeat("abs(", 450) + "up" + Repeat(")", 450) + Repeat(" + up", 449),
+      Repeat("max_over_time(", 300) + "up" + Repeat("[1m:1s])", 300),
+      "up[" + Repeat("1m + ", 897) + "1m]",
+      // The limit itself: 1,000 levels.
+      Repeat("(", 999) + "up" + Repeat(")", 999),
+      Repeat("up + ", 999) + "up",
+  };
+  for (const auto& in : kCases) {
+    auto r = ParseExpr(in);
+    ASSERT_TRUE(r.ok()) << in.substr(0, 40) << ": " << r.status().ToString();
+    std::string text = Format(**r);
+    EXPECT_EQ(Fmt(text), text) << in.substr(0, 40);
+  }
+  EXPECT_EQ(Fmt(Repeat("(", 899) + "up" + Repeat(")", 899)),
+            Repeat("(", 899) + "up" + Repeat(")", 899));
+  EXPECT_EQ(Fmt(Repeat("up + ", 899) + "up"), Repeat("up + ", 899) + "up");
+  EXPECT_EQ(Fmt(Repeat("-", 899) + "up"), Repeat("-", 899) + "up");
 }
 
 TEST(ParserTest, ParsesMetricSelectors) {
