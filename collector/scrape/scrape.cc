@@ -3,17 +3,14 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
-#include <unordered_map>
 
+#include "collector/scrape/cache.h"
 #include "common/event/timer.h"
-#include "common/expfmt/parser.h"
 #include "common/tls/base64.h"
 
 namespace collector::scrape {
 
-using common::Status;
 using model::Labels;
-using model::LabelsBuilder;
 
 namespace {
 
@@ -45,19 +42,6 @@ std::string ReadSecret(const std::string& file) {
   return s;
 }
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-
-struct SeriesEntry {
-  Labels labels;
-  storage::SeriesRef ref = 0;
-  uint64_t last_seen = 0;  // scrape iteration
-  bool dropped = false;    // by metric_relabel_configs
-  bool explicit_ts = false;
-};
-
 }  // namespace
 
 std::string Fingerprint(const config::ScrapeConfig& c) {
@@ -85,21 +69,6 @@ std::string Fingerprint(const config::ScrapeConfig& c) {
   return o.str();
 }
 
-// Per-target state touched by the worker during a scrape (one scrape at a time per target).
-struct ScrapeCache {
-  std::unordered_map<std::string, SeriesEntry, StringHash, std::equal_to<>> series;
-  uint64_t iteration = 0;
-  uint64_t last_ok_iteration = 0;  // iteration of the last successful scrape
-  storage::SeriesRef auto_refs[5] = {0, 0, 0, 0, 0};
-};
-
-struct ScrapeOutcome {
-  bool ok = false;
-  std::string error;
-  uint64_t scraped = 0, post_relabel = 0, added = 0;
-  bool sample_limit_hit = false;
-};
-
 class ScrapeLoop : public std::enable_shared_from_this<ScrapeLoop> {
  public:
   ScrapeLoop(Manager* m, std::string pool, std::shared_ptr<const config::ScrapeConfig> cfg,
@@ -107,7 +76,7 @@ class ScrapeLoop : public std::enable_shared_from_this<ScrapeLoop> {
              std::string tls_error)
       : m_(m), cfg_(std::move(cfg)), spec_(std::move(spec)), tls_(std::move(tls)),
         tls_error_(std::move(tls_error)), timer_(m->loop_),
-        cache_(std::make_shared<ScrapeCache>()) {
+        cache_(std::make_shared<ScrapeCache>(spec_.series_labels)) {
     status_.discovered = tl.discovered;
     status_.labels = spec_.series_labels;
     status_.scrape_pool = std::move(pool);
@@ -144,9 +113,8 @@ class ScrapeLoop : public std::enable_shared_from_this<ScrapeLoop> {
     stopped_ = true;
     auto cache = cache_;
     storage::Appendable* app = m_->app_;
-    Labels target = spec_.series_labels;
     int64_t t = NowMs();
-    m_->loop_.QueueWork([cache, app, target, t] { WriteStale(*cache, app, target, t, true); }, nullptr);
+    m_->loop_.QueueWork([cache, app, t] { cache->WriteStale(app, t); }, nullptr);
   }
 
   const TargetStatus& status() const { return status_; }
@@ -206,12 +174,11 @@ class ScrapeLoop : public std::enable_shared_from_this<ScrapeLoop> {
     }
     auto cache = cache_;
     auto cfg = cfg_;
-    Labels target = spec_.series_labels;
     storage::Appendable* app = m_->app_;
     std::weak_ptr<ScrapeLoop> weak = weak_from_this();
     m_->loop_.QueueWork(
-        [cache, cfg, target, app, body, outcome, start, t0] {
-          Process(*cache, *cfg, target, app, *body, start, t0, *outcome);
+        [cache, cfg, app, body, outcome, start, t0] {
+          cache->Process(*cfg, app, *body, start, t0, *outcome);
         },
         [weak, outcome, start, t0] {
           auto self = weak.lock();
@@ -229,140 +196,6 @@ class ScrapeLoop : public std::enable_shared_from_this<ScrapeLoop> {
             self->m_->log_.Debug("scrape failed", {{"target", self->spec_.url}, {"err", outcome->error}});
           }
         });
-  }
-
-  // Worker: parse, relabel, append, commit (or roll back and record the failure).
-  static void Process(ScrapeCache& cache, const config::ScrapeConfig& cfg, const Labels& target,
-                      storage::Appendable* appendable, const std::string& body, int64_t ts,
-                      std::chrono::steady_clock::time_point t0, ScrapeOutcome& out) {
-    uint64_t iter = ++cache.iteration;
-    auto app = appendable->NewAppender();
-    if (out.ok) {
-      common::expfmt::TextParser p(body);
-      for (;;) {
-        auto e = p.Next();
-        if (e == common::expfmt::TextParser::Entry::kEnd) break;
-        if (e == common::expfmt::TextParser::Entry::kError) {
-          out.ok = false;
-          out.error = std::string(p.status().message());
-          break;
-        }
-        if (e != common::expfmt::TextParser::Entry::kSeries) continue;
-        out.scraped++;
-        auto it = cache.series.find(p.SeriesText());
-        if (it == cache.series.end()) {
-          SeriesEntry entry;
-          LabelsBuilder lb;
-          lb.Set("__name__", p.MetricName());
-          for (const auto& [n, v] : p.Labels()) lb.Set(n, v);
-          Labels scraped = lb.Build();
-          LabelsBuilder merged(scraped);
-          for (const auto& tl : target) {
-            std::string_view existing = scraped.Get(tl.name);
-            if (!existing.empty() && !cfg.honor_labels) {
-              merged.Set("exported_" + tl.name, existing);
-              merged.Set(tl.name, tl.value);
-            } else if (existing.empty()) {
-              merged.Set(tl.name, tl.value);
-            }
-          }
-          entry.dropped = !model::Relabel(merged, cfg.metric_relabel_configs);
-          if (!entry.dropped) entry.labels = merged.Build();
-          if (!entry.dropped && entry.labels.Get("__name__").empty()) entry.dropped = true;
-          it = cache.series.emplace(std::string(p.SeriesText()), std::move(entry)).first;
-        }
-        SeriesEntry& se = it->second;
-        if (se.dropped) continue;
-        if (cfg.label_limit > 0 && se.labels.size() - 1 > cfg.label_limit) {
-          out.ok = false;
-          out.error = "label_limit exceeded (metric: " + std::string(se.labels.Get("__name__")) +
-                      ", number of labels: " + std::to_string(se.labels.size() - 1) +
-                      ", limit: " + std::to_string(cfg.label_limit) + ")";
-          break;
-        }
-        if (++out.post_relabel > cfg.sample_limit && cfg.sample_limit > 0) {
-          out.ok = false;
-          out.sample_limit_hit = true;
-          out.error = "sample limit exceeded (limit " + std::to_string(cfg.sample_limit) + ")";
-          break;
-        }
-        int64_t t = ts;
-        se.explicit_ts = p.HasTimestamp() && cfg.honor_timestamps;
-        if (se.explicit_ts) t = p.TimestampMs();
-        bool was_new = se.ref == 0;
-        auto r = app->Append(se.ref, se.labels, t, p.Value());
-        if (r.ok()) {
-          se.ref = *r;
-          if (was_new) out.added++;
-        }
-        se.last_seen = iter;
-      }
-    }
-    if (!out.ok) {
-      app->Rollback();
-      app = appendable->NewAppender();
-      out.post_relabel = 0;
-      out.added = 0;
-      if (out.error.empty()) out.error = "scrape failed";
-      // A failed scrape makes every series of the last good scrape stale.
-      WriteStaleInto(cache, *app, ts, cache.last_ok_iteration, 0);
-    } else {
-      // Series of the previous good scrape not seen in this one go stale.
-      WriteStaleInto(cache, *app, ts, cache.last_ok_iteration, iter);
-      cache.last_ok_iteration = iter;
-    }
-    double dur = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const char* names[5] = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
-                            "scrape_samples_post_metric_relabeling", "scrape_series_added"};
-    double vals[5] = {out.ok ? 1.0 : 0.0, dur, static_cast<double>(out.ok ? out.scraped : 0),
-                      static_cast<double>(out.post_relabel), static_cast<double>(out.added)};
-    for (int i = 0; i < 5; ++i) {
-      LabelsBuilder lb(target);
-      lb.Set("__name__", names[i]);
-      auto r = app->Append(cache.auto_refs[i], lb.Build(), ts, vals[i]);
-      if (r.ok()) cache.auto_refs[i] = *r;
-    }
-    Status c = app->Commit();
-    if (!c.ok() && out.ok) {
-      out.ok = false;
-      out.error = "storing samples: " + std::string(c.message());
-    }
-    // Forget series not seen for a while.
-    if (iter % 16 == 0) {
-      for (auto it = cache.series.begin(); it != cache.series.end();) {
-        it = (it->second.last_seen + 16 < iter) ? cache.series.erase(it) : std::next(it);
-      }
-    }
-  }
-
-  // Appends a staleness marker at `t` for every series seen in iteration `prev` and not in
-  // `now` (0 = not seen in this scrape at all).
-  static void WriteStaleInto(ScrapeCache& cache, storage::Appender& app, int64_t t, uint64_t prev,
-                             uint64_t now) {
-    if (prev == 0) return;
-    for (auto& [text, se] : cache.series) {
-      if (se.dropped || se.explicit_ts || se.ref == 0) continue;
-      if (se.last_seen == prev && se.last_seen != now) {
-        (void)app.Append(se.ref, se.labels, t, storage::StaleNaN());
-      }
-    }
-  }
-
-  static void WriteStale(ScrapeCache& cache, storage::Appendable* appendable, const Labels& target,
-                         int64_t t, bool with_auto) {
-    auto app = appendable->NewAppender();
-    WriteStaleInto(cache, *app, t, cache.last_ok_iteration, 0);
-    if (with_auto) {
-      const char* names[5] = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
-                              "scrape_samples_post_metric_relabeling", "scrape_series_added"};
-      for (int i = 0; i < 5; ++i) {
-        if (cache.auto_refs[i] == 0) continue;
-        LabelsBuilder lb(target);
-        lb.Set("__name__", names[i]);
-        (void)app->Append(cache.auto_refs[i], lb.Build(), t, storage::StaleNaN());
-      }
-    }
-    (void)app->Commit();
   }
 
   Manager* m_;

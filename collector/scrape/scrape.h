@@ -10,8 +10,8 @@
 // marker. sample_limit, label_limit and body_size_limit fail the scrape (up 0, nothing of the
 // body stored) with the reason in lastError.
 //
-// Known series skip label parsing and relabeling: a per-target cache maps the series text as
-// written to its final labels and storage ref.
+// Known series skip label parsing and relabeling: a per-target cache (cache.h) maps the series
+// text as written to its final labels and storage ref, checking the previous scrape's order first.
 // Thread affinity: Manager methods on the loop thread; parsing and appending run on the work
 // pool, one scrape per target at a time.
 

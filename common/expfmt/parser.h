@@ -49,6 +49,14 @@ class TextParser {
   // Names, SeriesText(), HelpText() and label names are views into the body and live as long as
   // it; Labels() (the vector and unescaped values) is valid until the next call to Next().
   Entry Next();
+  // Next() for a scraper that knows which series probably comes next: `known` must be a
+  // SeriesText() that a TextParser returned for an accepted sample line (e.g. of the previous
+  // scrape of the same target), or empty. When the next entry is a sample line whose series text
+  // is exactly `known`, its labels are not parsed or validated again (they are the same bytes,
+  // already accepted) and KnownSeries() is true; Labels() still works, parsing them on demand.
+  // The result is the same as Next()'s for any input.
+  Entry Next(std::string_view known);
+  bool KnownSeries() const { return known_hit_; }
   const Status& status() const { return status_; }
 
   // kSeries:
@@ -75,7 +83,8 @@ class TextParser {
   Entry ParseComment(size_t i);
   Entry ConsumeComment(size_t start, size_t i, bool skip_nul);
   Entry ParseMeta(size_t i, bool help);
-  Entry ParseSeries(size_t i);
+  Entry ParseSeries(size_t i, std::string_view known);
+  Entry ParseSample(size_t ns, size_t i);
   bool ParseLabels(size_t& i);
   bool CheckDuplicateLabels(size_t at);
   Entry End();
@@ -91,6 +100,8 @@ class TextParser {
   bool has_ts_ = false;
   int64_t ts_ = 0;
   bool labels_parsed_ = false;  // escaped values already unescaped into labels_
+  bool known_hit_ = false;      // the series text was Next(known)'s; labels_ not filled yet
+  size_t labels_at_ = 0;        // with known_hit_: offset of the `{`, 0 when there is none
   bool any_escape_ = false;     // some value in labels_ holds a backslash as written
   std::vector<std::pair<std::string_view, std::string_view>> labels_;
   std::vector<std::string_view> names_scratch_;  // duplicate check of long label lists

@@ -884,5 +884,118 @@ TEST(TextParserFuzz, MutatedPeerFiles) {
   FuzzCorpus(corpus, 3000, 2024);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Next(known): the same entries as Next() for any input and any accepted series text as hint.
+
+// Every entry of `body`, as text; `hint(k)` gives the known series text for the k-th sample.
+template <typename Hint>
+std::string Transcript(std::string_view body, Hint hint, int* hits) {
+  std::string out;
+  TextParser p(body);
+  size_t k = 0;
+  for (;;) {
+    const Entry e = p.Next(hint(k));
+    out += std::to_string(static_cast<int>(e)) + ":";
+    if (e == Entry::kEnd || e == Entry::kError) return out + p.status().ToString();
+    if (e == Entry::kSeries) {
+      if (p.KnownSeries()) {
+        EXPECT_EQ(p.SeriesText(), hint(k));
+        ++*hits;
+      }
+      ++k;
+      out += std::string(p.SeriesText()) + "|" + std::string(p.MetricName()) + "|";
+      for (const auto& [n, v] : p.Labels()) out += std::string(n) + "=" + std::string(v) + ";";
+      out += "|" + std::to_string(std::bit_cast<uint64_t>(p.Value())) + "|" +
+             (p.HasTimestamp() ? std::to_string(p.TimestampMs()) : "-");
+    } else if (e == Entry::kType || e == Entry::kHelp) {
+      out += std::string(p.FamilyName()) + "|" + std::to_string(static_cast<int>(p.Type())) +
+             "|" + std::string(p.HelpText());
+    } else {
+      out += std::string(p.CommentText());
+    }
+    out += "\n";
+  }
+}
+
+std::vector<std::string> AcceptedSeries(std::string_view body) {
+  std::vector<std::string> out;
+  TextParser p(body);
+  for (Entry e; (e = p.Next()) != Entry::kEnd && e != Entry::kError;) {
+    if (e == Entry::kSeries) out.emplace_back(p.SeriesText());
+  }
+  return out;
+}
+
+TEST(TextParser, NextKnownSkipsOnlyIdenticalSeries) {
+  struct Case {
+    const char* known;
+    const char* body;
+    bool hit;
+  };
+  const Case cases[] = {
+      {"foo", "foo 1\n", true},
+      {"foo", "foo\t 1 123\n", true},
+      {"foo", "foo+1\n", true},  // Prometheus reads the value "+1"
+      {"foo", "foo_bar 1\n", false},
+      {"foo", "foo:x 1\n", false},
+      {"foo", "foo{a=\"b\"} 1\n", false},
+      {"foo", "foo {a=\"b\"} 1\n", false},
+      {"foo", "foo  \t{} 1\n", false},
+      {"foo", "fo 1\n", false},
+      {"foo{a=\"b\"}", "foo{a=\"b\"} 1\n", true},
+      {"foo{a=\"b\"}", "foo{a=\"b\"}1\n", true},
+      {"foo{a=\"b\"}", "foo{a=\"b\",} 1\n", false},
+      {"foo{a=\"b\"}", "foo{a=\"bc\"} 1\n", false},
+      {"foo {a=\"b\"}", "foo {a=\"b\"} 1\n", true},
+      {"foo{a=\"x\\\"y\\\\z\\n\"}", "foo{a=\"x\\\"y\\\\z\\n\"} 1\n", true},
+      {"foo{a=\"b\"}", "foo{a=\"b\"} x\n", false},  // the value still fails
+      {"foo{a=\"b\"}", "foo{a=\"b\"} 1 2 3\n", false},
+      {"foo", "foo", false},  // no value
+      {"foo", "  foo 1\n", false},  // indented: an error either way
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::string(c.known) + " / " + c.body);
+    ASSERT_EQ(AcceptedSeries(std::string(c.known) + " 0\n").size(), 1u);  // a valid hint
+    int hits = 0, none = 0;
+    const std::string with = Transcript(c.body, [&](size_t) { return std::string_view(c.known); }, &hits);
+    const std::string without = Transcript(c.body, [](size_t) { return std::string_view(); }, &none);
+    EXPECT_EQ(with, without);
+    EXPECT_EQ(hits, c.hit ? 1 : 0);
+    EXPECT_EQ(none, 0);
+  }
+}
+
+TEST(TextParserFuzz, NextKnownMatchesNext) {
+  std::vector<std::string> corpus;
+  for (const auto& c : EdgeCases()) corpus.push_back(c.body);
+  corpus.push_back(
+      "# HELP a b\\nc\n# TYPE a histogram\na_bucket{le=\"1\"} 1 5\na_sum 2\n"
+      "x{a=\"\\\\\\\"\\n\",b=\"ok\"} -Inf 123\nx 1\nx_y 2\nx {a=\"1\"} 3\n");
+  if (std::filesystem::exists(::tests::SharedDir() + "/peer/node_exporter/fixtures/e2e-output.txt")) {
+    corpus.push_back(Shared("peer/node_exporter/fixtures/e2e-output.txt").substr(0, 20000));
+  }
+  std::mt19937_64 rng(99);
+  int hits = 0;
+  for (int it = 0; it < 6000; ++it) {
+    const std::string& base = corpus[rng() % corpus.size()];
+    const std::vector<std::string> known = AcceptedSeries(base);  // the previous scrape
+    if (known.empty()) continue;
+    const std::string body = it % 4 == 0 ? base : Mutate(base, rng);
+    SCOPED_TRACE("iteration " + std::to_string(it));
+    int none = 0;
+    const std::string plain = Transcript(body, [](size_t) { return std::string_view(); }, &none);
+    // By position, as the scrape cache asks, and at random.
+    const std::string by_pos = Transcript(
+        body, [&](size_t k) { return k < known.size() ? std::string_view(known[k]) : ""; }, &hits);
+    ASSERT_EQ(by_pos, plain) << ::testing::PrintToString(body.substr(0, 2000));
+    const uint64_t seed = rng();
+    const std::string random = Transcript(
+        body, [&](size_t k) { return std::string_view(known[(seed + k * 7) % known.size()]); },
+        &hits);
+    ASSERT_EQ(random, plain) << ::testing::PrintToString(body.substr(0, 2000));
+  }
+  EXPECT_GT(hits, 1000);
+}
+
 }  // namespace
 }  // namespace common::expfmt

@@ -88,7 +88,7 @@ struct Client::Conn {
     if (reuse) {
       busy = false;
       if (*client_alive) {
-        client->idle_.push_back(this);
+        client->idle_[pool_key].push_back(this);
         // While idle, any byte or EOF from the server means the connection is unusable.
         StartReading([](uv_stream_t* s, ssize_t, const uv_buf_t*) {
           auto* c = static_cast<Conn*>(s->data);
@@ -109,8 +109,11 @@ struct Client::Conn {
     if (closing) return;
     closing = true;
     if (*client_alive) {
-      auto& idle = client->idle_;
-      idle.erase(std::remove(idle.begin(), idle.end(), this), idle.end());
+      if (auto it = client->idle_.find(pool_key); it != client->idle_.end()) {
+        auto& v = it->second;
+        v.erase(std::remove(v.begin(), v.end(), this), v.end());
+        if (v.empty()) client->idle_.erase(it);
+      }
     }
     auto on_close = [](uv_handle_t* h) {
       auto* c = static_cast<Conn*>(h->data);
@@ -390,20 +393,20 @@ Client::~Client() {
 }
 
 void Client::CloseIdle() {
-  auto idle = idle_;
+  auto idle = std::move(idle_);
   idle_.clear();
-  for (Conn* c : idle) c->Close();
+  for (auto& [key, conns] : idle) {
+    for (Conn* c : conns) c->Close();
+  }
 }
 
 void Client::Do(ClientRequest req, ClientCallback cb) {
   std::string pool_key = PoolKey(req);
   Conn* c = nullptr;
-  for (auto it = idle_.begin(); it != idle_.end(); ++it) {
-    if ((*it)->pool_key == pool_key) {
-      c = *it;
-      idle_.erase(it);
-      break;
-    }
+  if (auto it = idle_.find(pool_key); it != idle_.end()) {
+    c = it->second.front();
+    it->second.erase(it->second.begin());
+    if (it->second.empty()) idle_.erase(it);
   }
   if (c == nullptr) {
     c = new Conn();
@@ -438,6 +441,10 @@ void Client::Do(ClientRequest req, ClientCallback cb) {
           p->content_length > c->req.max_body_bytes) {
         c->over_limit = true;
         return -1;
+      }
+      // One allocation for a body of announced size (up to 16 MiB; larger ones grow).
+      if ((p->flags & F_CONTENT_LENGTH) && c->req.method != "HEAD") {
+        c->resp.body.reserve(static_cast<size_t>(std::min<uint64_t>(p->content_length, 16u << 20)));
       }
       return c->req.method == "HEAD" ? 1 : 0;
     };

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -68,7 +69,8 @@ class Client {
  private:
   friend struct Conn;
   event::Loop& loop_;
-  std::vector<Conn*> idle_;
+  // Idle keep-alive connections by PoolKey (a scraper holds one per target).
+  std::unordered_map<std::string, std::vector<Conn*>> idle_;
   std::shared_ptr<bool> alive_;
 };
 
