@@ -1,6 +1,8 @@
 #include "collector/tsdb/db.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -125,10 +127,20 @@ struct DB::MemSeries {
   uint64_t batch_bits = 0;
 };
 
+// Series of a stripe by sequence number ((ref - 1) / kStripes), readable without the stripe
+// lock: a fixed directory of pages of atomic pointers. Writers (under the stripe lock) publish a
+// page before the pointer in it, readers load both with acquire. Room for kRefPages *
+// kRefPageSize series per stripe.
+constexpr size_t kRefPageSize = 4096;
+constexpr size_t kRefPages = 4096;
+using RefPage = std::array<std::atomic<DB::MemSeries*>, kRefPageSize>;
+
 struct DB::Stripe {
   std::mutex mu;
   std::unordered_map<uint64_t, std::vector<MemSeries*>> by_hash;
-  std::unordered_map<SeriesRef, std::unique_ptr<MemSeries>> by_ref;
+  std::vector<std::unique_ptr<MemSeries>> owned;  // every series of the stripe
+  std::unique_ptr<std::atomic<RefPage*>[]> pages{new std::atomic<RefPage*>[kRefPages]()};
+  std::vector<std::unique_ptr<RefPage>> page_owner;
   uint64_t next_seq = 0;  // refs of this stripe are seq * kStripes + stripe index + 1
 };
 
@@ -310,9 +322,10 @@ Status DB::Init() {
 DB::MemSeries* DB::GetByRef(SeriesRef ref) {
   if (ref == 0) return nullptr;
   Stripe& st = stripes_[(ref - 1) % kStripes];
-  std::lock_guard<std::mutex> l(st.mu);
-  auto it = st.by_ref.find(ref);
-  return it == st.by_ref.end() ? nullptr : it->second.get();
+  uint64_t seq = (ref - 1) / kStripes;
+  if (seq / kRefPageSize >= kRefPages) return nullptr;
+  RefPage* page = st.pages[seq / kRefPageSize].load(std::memory_order_acquire);
+  return page == nullptr ? nullptr : (*page)[seq % kRefPageSize].load(std::memory_order_acquire);
 }
 
 Result<DB::MemSeries*> DB::GetOrCreate(const Labels& l, bool log_to_wal, SeriesRef want_ref) {
@@ -335,6 +348,11 @@ Result<DB::MemSeries*> DB::GetOrCreate(const Labels& l, bool log_to_wal, SeriesR
   } else {
     ref = st.next_seq++ * kStripes + idx + 1;
   }
+  if ((ref - 1) / kStripes >= kRefPages * kRefPageSize) {
+    if (want_ref == 0) st.next_seq--;
+    return want_ref != 0 ? Status::Corruption("series ref " + std::to_string(want_ref) + " out of range")
+                         : Status::ResourceExhausted("the head holds the most series it can");
+  }
   auto s = std::make_unique<MemSeries>();
   s->ref = ref;
   s->labels = l;
@@ -354,7 +372,19 @@ Result<DB::MemSeries*> DB::GetOrCreate(const Labels& l, bool log_to_wal, SeriesR
     }
   }
   bucket.push_back(raw);
-  st.by_ref.emplace(ref, std::move(s));
+  st.owned.push_back(std::move(s));
+  {
+    uint64_t seq = (ref - 1) / kStripes;
+    auto& slot = st.pages[seq / kRefPageSize];
+    RefPage* page = slot.load(std::memory_order_relaxed);
+    if (page == nullptr) {
+      st.page_owner.push_back(std::make_unique<RefPage>());
+      page = st.page_owner.back().get();
+      for (auto& p : *page) p.store(nullptr, std::memory_order_relaxed);
+      slot.store(page, std::memory_order_release);
+    }
+    (*page)[seq % kRefPageSize].store(raw, std::memory_order_release);
+  }
   lock.unlock();
   stats_.head_series++;
   std::unique_lock<std::shared_mutex> il(index_mu_);
@@ -616,7 +646,7 @@ std::vector<SeriesRef> DB::MatchRefs(std::span<const storage::Matcher> ms) {
   if (!have) {
     for (int i = 0; i < kStripes; ++i) {
       std::lock_guard<std::mutex> l(stripes_[i].mu);
-      for (const auto& [ref, s] : stripes_[i].by_ref) cand.push_back(ref);
+      for (const auto& s : stripes_[i].owned) cand.push_back(s->ref);
     }
     std::sort(cand.begin(), cand.end());
   }
@@ -853,7 +883,7 @@ Status DB::Persist(bool all) {
     std::vector<MemSeries*> ss;
     {
       std::lock_guard<std::mutex> l(stripes_[i].mu);
-      for (auto& [ref, s] : stripes_[i].by_ref) ss.push_back(s.get());
+      for (auto& s : stripes_[i].owned) ss.push_back(s.get());
     }
     for (MemSeries* s : ss) {
       std::lock_guard<std::mutex> l(s->mu);
@@ -1035,7 +1065,7 @@ Status DB::Checkpoint() {
       std::vector<MemSeries*> ss;
       {
         std::lock_guard<std::mutex> l(stripes_[i].mu);
-        for (auto& [ref, sp] : stripes_[i].by_ref) ss.push_back(sp.get());
+        for (auto& sp : stripes_[i].owned) ss.push_back(sp.get());
       }
       for (MemSeries* m : ss) {
         rec.assign(1, static_cast<char>(kRecSeries));
@@ -1136,7 +1166,7 @@ Status DB::ApplyRetention(int64_t now_ms) {
   // Head chunks older than the cutoff go too.
   for (int i = 0; i < kStripes; ++i) {
     std::lock_guard<std::mutex> l(stripes_[i].mu);
-    for (auto& [ref, s] : stripes_[i].by_ref) {
+    for (auto& s : stripes_[i].owned) {
       std::lock_guard<std::mutex> sl(s->mu);
       auto& c = s->closed;
       c.erase(std::remove_if(c.begin(), c.end(), [&](const ChunkMeta& m) { return m.max_time < cutoff; }),
