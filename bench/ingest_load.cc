@@ -1,10 +1,16 @@
 // ingest_load: the load generator of bench/ingest (not a test; run by the bench/ingest script).
 //
 //   ingest_load gen  --hosts H --series-per-host S --steps N --out FILE
+//                    [--histograms] [--keep-metrics NAME,NAME...]
 //       Simulates H hosts running node_exporter (S series each, counters and gauges with
 //       node_exporter-like value patterns) scraped every 15 s for N steps, and writes one
 //       snappy-compressed remote_write request per host and step to FILE. Every target of a run
 //       replays the same file, byte for byte, and the sender spends no CPU on encoding.
+//       --histograms adds a classic histogram per host (an application's
+//       http_request_duration_seconds, 2 handlers x 12 buckets + _sum + _count; node_exporter
+//       itself exposes none). --keep-metrics keeps every series of the named metrics and fills
+//       the rest of S with an even sample of the others (bench/query: the series its dashboard
+//       queries read, plus padding).
 //   ingest_load send --file FILE --url http://127.0.0.1:PORT/api/v1/write --connections C
 //       Replays FILE as fast as the target accepts it over C keep-alive HTTP/1.1 connections
 //       (one thread each). Connection i sends the hosts with host % C == i in time order, so
@@ -38,6 +44,7 @@
 #include <cstring>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -70,7 +77,19 @@ enum class Kind {
   kNoisy,      // a: mean, b: relative spread, c: decimals (-1: full precision) (durations, GC)
   kLoad,       // a: mean (load averages; two decimals, smoothed)
   kTime,       // node_time_seconds: the scrape time with nanoseconds
+  kHistBucket, // a: upper bound (inf: +Inf bucket and _count), b: median (s), c: requests/s,
+               // d: handler (index into HistState)
+  kHistSum,    // the histogram's _sum; a, b, c, d as kHistBucket
 };
+
+// The requests one simulated histogram saw in the current scrape, shared by its series.
+struct HistState {
+  int64_t t_ms = INT64_MIN;  // the scrape `inc` belongs to
+  double base = 0;           // requests before the first scrape (the application runs already)
+  double inc = 0;            // requests in this scrape
+  double scale = 1;          // latency scale this scrape (a mean-reverting walk)
+};
+constexpr int kHistHandlers = 2;
 
 struct SeriesDef {
   std::vector<std::pair<std::string, std::string>> labels;  // without instance/job
@@ -97,7 +116,8 @@ class Catalog {
 // default-enabled node_exporter collectors (about 1,000 series), plus the series Prometheus adds
 // per scrape. Rates and sizes vary per host (`rng`). More series than the catalog holds are
 // made of node_interrupts_total lines (the interrupts collector); fewer keep an even sample.
-std::vector<SeriesDef> HostCatalog(std::mt19937_64& rng, uint32_t want, size_t* base_size) {
+std::vector<SeriesDef> HostCatalog(std::mt19937_64& rng, uint32_t want, size_t* base_size,
+                                   bool histograms, const std::vector<std::string>& keep) {
   std::uniform_real_distribution<double> u(0, 1);
   auto vary = [&](double x) { return x * (0.5 + u(rng)); };
   Catalog c;
@@ -401,6 +421,26 @@ std::vector<SeriesDef> HostCatalog(std::mt19937_64& rng, uint32_t want, size_t* 
   c.Add("scrape_samples_scraped", {}, Kind::kConst, want);
   c.Add("scrape_samples_post_metric_relabeling", {}, Kind::kConst, want);
   c.Add("scrape_series_added", {}, Kind::kConst, 0);
+  if (histograms) {
+    // An application's request latency (Prometheus client default buckets), log-normal with a
+    // per-handler median; +Inf and _count carry the same count.
+    const char* handlers[kHistHandlers] = {"/api/v1/orders", "/metrics"};
+    const double medians[kHistHandlers] = {0.04, 0.004};
+    for (int h = 0; h < kHistHandlers; ++h) {
+      double rate = vary(h == 0 ? 40 : 0.1);
+      for (double le : {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, HUGE_VAL}) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%g", le);
+        c.Add("http_request_duration_seconds_bucket",
+              {{"handler", handlers[h]}, {"le", std::isinf(le) ? "+Inf" : buf}}, Kind::kHistBucket,
+              le, medians[h], rate, h);
+      }
+      c.Add("http_request_duration_seconds_count", {{"handler", handlers[h]}}, Kind::kHistBucket,
+            HUGE_VAL, medians[h], rate, h);
+      c.Add("http_request_duration_seconds_sum", {{"handler", handlers[h]}}, Kind::kHistSum, 0,
+            medians[h], rate, h);
+    }
+  }
 
   std::vector<SeriesDef>& defs = c.defs();
   *base_size = defs.size();
@@ -420,11 +460,36 @@ std::vector<SeriesDef> HostCatalog(std::mt19937_64& rng, uint32_t want, size_t* 
       }
     }
   }
-  if (defs.size() > want) {  // an even sample keeps the mix
-    std::vector<SeriesDef> keep;
-    keep.reserve(want);
-    for (uint32_t i = 0; i < want; ++i) keep.push_back(std::move(defs[i * defs.size() / want]));
-    defs = std::move(keep);
+  if (!keep.empty()) {
+    // Every series of the `keep` metrics, then an even sample of the others, in catalog order.
+    auto name_of = [](const SeriesDef& d) -> const std::string& { return d.labels.back().second; };
+    std::vector<bool> take(defs.size());
+    size_t kept = 0;
+    for (size_t i = 0; i < defs.size(); ++i) {
+      take[i] = std::find(keep.begin(), keep.end(), name_of(defs[i])) != keep.end();
+      kept += take[i];
+    }
+    if (kept > want) {
+      throw std::runtime_error("--keep-metrics selects " + std::to_string(kept) +
+                               " series per host, more than --series-per-host");
+    }
+    std::vector<size_t> others;
+    for (size_t i = 0; i < defs.size(); ++i) {
+      if (!take[i]) others.push_back(i);
+    }
+    size_t pad = want - kept;
+    for (size_t j = 0; j < pad; ++j) take[others[j * others.size() / pad]] = true;
+    std::vector<SeriesDef> out;
+    out.reserve(want);
+    for (size_t i = 0; i < defs.size(); ++i) {
+      if (take[i]) out.push_back(std::move(defs[i]));
+    }
+    defs = std::move(out);
+  } else if (defs.size() > want) {  // an even sample keeps the mix
+    std::vector<SeriesDef> keep_defs;
+    keep_defs.reserve(want);
+    for (uint32_t i = 0; i < want; ++i) keep_defs.push_back(std::move(defs[i * defs.size() / want]));
+    defs = std::move(keep_defs);
   }
   return std::move(defs);
 }
@@ -436,7 +501,7 @@ struct SeriesState {
 
 // Advances `st` of series `d` by one scrape interval and returns the new value.
 double NextValue(const SeriesDef& d, SeriesState& st, std::mt19937_64& rng, int64_t t_ms,
-                 double interval_s, bool first) {
+                 double interval_s, bool first, HistState* hist) {
   std::uniform_real_distribution<double> u(0, 1);
   std::normal_distribution<double> n(0, 1);
   switch (d.kind) {
@@ -478,6 +543,32 @@ double NextValue(const SeriesDef& d, SeriesState& st, std::mt19937_64& rng, int6
       return std::round(st.value * 100) / 100;
     case Kind::kTime:
       return static_cast<double>(t_ms) / 1000 + (2 + u(rng) * 3) / 1000 + u(rng) * 1e-6;
+    case Kind::kHistBucket:
+    case Kind::kHistSum: {
+      HistState& h = hist[static_cast<int>(d.d)];
+      if (h.t_ms != t_ms) {  // the first series of this histogram in this scrape
+        if (h.t_ms == INT64_MIN) h.base = std::round(d.c * 86400 * (1 + 30 * u(rng)));
+        h.t_ms = t_ms;
+        h.inc = std::max(0.0, std::round(d.c * interval_s * (1 + 0.3 * n(rng))));
+        h.scale = std::exp(0.8 * std::log(h.scale) + 0.15 * n(rng));
+      }
+      const double sigma = 0.8;
+      double median = d.b * h.scale;
+      if (d.kind == Kind::kHistSum) {
+        if (first) st.value = h.base * d.b * std::exp(sigma * sigma / 2);
+        st.value += h.inc * median * std::exp(sigma * sigma / 2) * (1 + 0.05 * n(rng));
+        return st.value;
+      }
+      // Observations <= le of a log-normal(median, sigma): monotone in le, so buckets stay
+      // cumulative; +Inf and _count get every request.
+      auto cdf = [&](double m) {
+        return std::isinf(d.a) ? 1 : 0.5 * std::erfc(-std::log(d.a / m) / (sigma * std::sqrt(2)));
+      };
+      if (first) st.units = static_cast<int64_t>(std::floor(h.base * cdf(d.b)));
+      double frac = cdf(median);
+      st.units += static_cast<int64_t>(std::floor(h.inc * frac));
+      return static_cast<double>(st.units);
+    }
   }
   return 0;
 }
@@ -531,7 +622,8 @@ void AppendSeries(std::string& out, const std::string& label_fields, double v, i
 }
 
 int Gen(uint32_t hosts, uint32_t series_per_host, uint32_t steps, int64_t start_ms,
-        int64_t interval_ms, double jitter_prob, const std::string& out_path, uint64_t seed) {
+        int64_t interval_ms, double jitter_prob, const std::string& out_path, uint64_t seed,
+        bool histograms, const std::vector<std::string>& keep) {
   FILE* f = std::fopen(out_path.c_str(), "wb");
   if (f == nullptr) {
     std::fprintf(stderr, "ingest_load: cannot create %s: %s\n", out_path.c_str(), std::strerror(errno));
@@ -554,6 +646,7 @@ int Gen(uint32_t hosts, uint32_t series_per_host, uint32_t steps, int64_t start_
     std::vector<std::string> label_fields;  // pre-encoded labels of each series
     std::mt19937_64 rng;
     int64_t offset_ms;  // the scrape's phase within the interval
+    HistState hist[kHistHandlers];
   };
   std::vector<Host> hs(hosts);
   uint64_t label_bytes = 0;
@@ -562,7 +655,7 @@ int Gen(uint32_t hosts, uint32_t series_per_host, uint32_t steps, int64_t start_
   for (uint32_t i = 0; i < hosts; ++i) {
     Host& x = hs[i];
     x.rng.seed(seed * 1000003 + i);
-    x.defs = HostCatalog(x.rng, series_per_host, &base_size);
+    x.defs = HostCatalog(x.rng, series_per_host, &base_size, histograms, keep);
     x.state.resize(x.defs.size());
     x.offset_ms = static_cast<int64_t>(x.rng() % static_cast<uint64_t>(interval_ms));
     char inst[64];
@@ -591,7 +684,7 @@ int Gen(uint32_t hosts, uint32_t series_per_host, uint32_t steps, int64_t start_
       common::proto::RwRequest check;
       for (size_t k = 0; k < x.defs.size(); ++k) {
         double v = NextValue(x.defs[k], x.state[k], x.rng, t,
-                             static_cast<double>(interval_ms) / 1000, step == 0);
+                             static_cast<double>(interval_ms) / 1000, step == 0, x.hist);
         AppendSeries(raw, x.label_fields[k], v, t);
         if (step == 0 && i == 0) check.series.push_back({host0_labels[k], {{v, t}}});
       }
@@ -974,6 +1067,13 @@ int main(int argc, char** argv) try {
       ->capture_default_str();
   gen->add_option("--seed", seed, "Random seed.")->capture_default_str();
   gen->add_option("--out", out, "Output file.")->required();
+  bool histograms = false;
+  std::vector<std::string> keep;
+  gen->add_flag("--histograms", histograms,
+                "Add a classic histogram per host (http_request_duration_seconds, 2 handlers).");
+  gen->add_option("--keep-metrics", keep,
+                  "Keep every series of these metrics; fill the rest with an even sample.")
+      ->delimiter(',');
   auto* send = app.add_subcommand("send", "Replay a file to a remote_write receiver.");
   uint32_t conns = 8, window = 2, max_steps = 0;
   send->add_option("--file", file, "File written by gen.")->required();
@@ -988,7 +1088,7 @@ int main(int argc, char** argv) try {
       std::fprintf(stderr, "ingest_load: --hosts, --series-per-host, --steps must be positive\n");
       return 2;
     }
-    return Gen(hosts, sph, steps, start_ms, interval_ms, jitter, out, seed);
+    return Gen(hosts, sph, steps, start_ms, interval_ms, jitter, out, seed, histograms, keep);
   }
   if (conns == 0) conns = 1;
   return Send(file, url, conns, window, max_steps);

@@ -32,22 +32,45 @@ double Quantile(double q, std::vector<double>& values) {
 
 namespace {
 
-struct LabelsHash {
-  size_t operator()(const Labels& l) const { return l.Hash(); }
-};
-
 bool Listed(const std::vector<std::string>& names, std::string_view n) {
   return std::find(names.begin(), names.end(), n) != names.end();
+}
+
+bool InGroup(const model::Label& x, const std::vector<std::string>& grouping, bool without) {
+  bool listed = Listed(grouping, x.name);
+  return !(without ? (listed || x.name == "__name__") : !listed);
 }
 
 Labels GroupLabels(const Labels& l, const std::vector<std::string>& grouping, bool without) {
   std::vector<model::Label> out;
   for (const auto& x : l) {
-    bool listed = Listed(grouping, x.name);
-    if (without ? (listed || x.name == "__name__") : !listed) continue;
-    out.push_back(x);
+    if (InGroup(x, grouping, without)) out.push_back(x);
   }
   return Labels(std::move(out));
+}
+
+// A hash of GroupLabels(l, grouping, without), without building it.
+uint64_t GroupHash(const Labels& l, const std::vector<std::string>& grouping, bool without) {
+  uint64_t h = 0x9e3779b97f4a7c15ull;
+  std::hash<std::string_view> hs;
+  for (const auto& x : l) {
+    if (!InGroup(x, grouping, without)) continue;
+    h = (h ^ hs(x.name)) * 0x100000001b3ull;
+    h = (h ^ hs(x.value)) * 0x100000001b3ull;
+  }
+  return h;
+}
+
+// GroupLabels(l, grouping, without) == group, without building the left side.
+bool InSameGroup(const Labels& l, const Labels& group, const std::vector<std::string>& grouping,
+                 bool without) {
+  auto g = group.begin();
+  for (const auto& x : l) {
+    if (!InGroup(x, grouping, without)) continue;
+    if (g == group.end() || g->name != x.name || g->value != x.value) return false;
+    ++g;
+  }
+  return g == group.end();
 }
 
 struct Group {
@@ -67,9 +90,145 @@ bool LessTop(double a, double b) { return std::isnan(a) || a < b; }
 // vectorByReverseValueHeap Less: NaN first, then descending.
 bool LessBottom(double a, double b) { return std::isnan(a) || a > b; }
 
+// sum, avg, count, min, max or group by (...) of a selector or of a range function evaluated
+// in place (IsInPlaceCall), e.g. `sum by (instance) (rate(x[5m]))`: what the general path below
+// computes, without building the input vector. The samples arrive in the same order, so groups
+// are created, accumulated (the same arithmetic, in the same order) and output in the same
+// order; a series' group is looked up once per query.
+bool FusedAggregation(const AggregateExpr& agg) {
+  if (agg.param) return false;
+  switch (agg.op) {
+    case AggOp::kSum:
+    case AggOp::kAvg:
+    case AggOp::kCount:
+    case AggOp::kMin:
+    case AggOp::kMax:
+    case AggOp::kGroup:
+      break;
+    default:
+      return false;
+  }
+  const parser::Expr& in = Unparen(*agg.expr);
+  return in.kind == parser::Expr::Kind::kVectorSelector ||
+         (in.kind == parser::Expr::Kind::kCall && IsInPlaceCall(static_cast<const parser::Call&>(in)));
+}
+
+Result<EValue> EvalFusedAggregation(Evaluator& ev, const AggregateExpr& agg, int64_t ts) {
+  Evaluator::GroupCache& gc = ev.GroupCacheOf(agg);
+  struct Acc {
+    uint32_t group;
+    bool drop_name;
+    bool incremental;
+    double value, kahan, mean, count;
+  };
+  std::vector<Acc> accs;
+  std::vector<int32_t> slot(gc.labels.size(), -1);  // group -> index into accs at this step
+  LOOKOUT_RETURN_IF_ERROR(ev.CheckInterrupt());
+  auto add = [&](const Labels& metric, double f, bool drop_name) {
+    auto [it, inserted] = gc.of.try_emplace(&metric, 0);
+    if (inserted) {
+      std::vector<uint32_t>& same_hash = gc.by_hash[GroupHash(metric, agg.grouping, agg.without)];
+      uint32_t gi = static_cast<uint32_t>(gc.labels.size());
+      for (uint32_t c : same_hash) {
+        if (InSameGroup(metric, gc.labels[c], agg.grouping, agg.without)) {
+          gi = c;
+          break;
+        }
+      }
+      if (gi == gc.labels.size()) {
+        same_hash.push_back(gi);
+        gc.labels.push_back(GroupLabels(metric, agg.grouping, agg.without));
+      }
+      it->second = gi;
+    }
+    uint32_t g = it->second;
+    if (g >= slot.size()) slot.resize(g + 1, -1);
+    if (slot[g] < 0) {
+      slot[g] = static_cast<int32_t>(accs.size());
+      accs.push_back(Acc{g, drop_name, false, agg.op == AggOp::kGroup ? 1 : f, 0, f, 1});
+      return;
+    }
+    Acc& a = accs[static_cast<size_t>(slot[g])];
+    a.drop_name = a.drop_name || drop_name;
+    // As the general path's switch.
+    switch (agg.op) {
+      case AggOp::kSum:
+        KahanSumInc(f, a.value, a.kahan);
+        break;
+      case AggOp::kAvg: {
+        a.count++;
+        if (!a.incremental) {
+          double nv = a.value, nc = a.kahan;
+          KahanSumInc(f, nv, nc);
+          if (!std::isinf(nv)) {
+            a.value = nv;
+            a.kahan = nc;
+            break;
+          }
+          a.incremental = true;
+          a.mean = a.value / (a.count - 1);
+          a.kahan /= a.count - 1;
+        }
+        if (std::isinf(a.mean)) {
+          if (std::isinf(f) && (a.mean > 0) == (f > 0)) break;
+          if (!std::isinf(f) && !std::isnan(f)) break;
+        }
+        double q = (a.count - 1) / a.count;
+        double m = q * a.mean, c = q * a.kahan;
+        KahanSumInc(f / a.count, m, c);
+        a.mean = m;
+        a.kahan = c;
+        break;
+      }
+      case AggOp::kCount:
+        a.count++;
+        break;
+      case AggOp::kMax:
+        if (a.value < f || std::isnan(a.value)) a.value = f;
+        break;
+      case AggOp::kMin:
+        if (a.value > f || std::isnan(a.value)) a.value = f;
+        break;
+      default:  // kGroup
+        break;
+    }
+  };
+  const parser::Expr& in = Unparen(*agg.expr);
+  if (in.kind == parser::Expr::Kind::kVectorSelector) {
+    LOOKOUT_RETURN_IF_ERROR(ev.EvalVectorSelectorInto(
+        static_cast<const parser::VectorSelector&>(in), ts,
+        [&](const Labels& m, double f, int64_t) { add(m, f, false); }));
+  } else {
+    LOOKOUT_RETURN_IF_ERROR(EvalCallInto(ev, static_cast<const parser::Call&>(in), ts, add));
+  }
+  EValue out;
+  out.type = ValueType::kVector;
+  out.vec.reserve(accs.size());
+  for (const Acc& a : accs) {
+    const Labels& l = gc.labels[a.group];
+    double v = a.value;
+    switch (agg.op) {
+      case AggOp::kSum:
+        v = a.value + a.kahan;
+        break;
+      case AggOp::kAvg:
+        v = a.incremental ? a.mean + a.kahan : a.value / a.count + a.kahan / a.count;
+        break;
+      case AggOp::kCount:
+        v = a.count;
+        break;
+      default:
+        break;
+    }
+    out.vec.push_back(ESample{l, v, ts, a.drop_name && l.Has("__name__")});
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<EValue> EvalAggregate(Evaluator& ev, const AggregateExpr& agg, int64_t ts) {
+  if (FusedAggregation(agg)) return EvalFusedAggregation(ev, agg, ts);
   double param = 0;
   std::string str_param;
   if (agg.param) {
@@ -123,16 +282,25 @@ Result<EValue> EvalAggregate(Evaluator& ev, const AggregateExpr& agg, int64_t ts
     if (ratio == 0) return out;
   }
 
-  std::unordered_map<Labels, size_t, LabelsHash> index;
+  // Groups by a hash of their labels; a group's Labels are built once, by its first sample.
+  std::unordered_map<uint64_t, std::vector<size_t>> index;  // hash -> indexes into groups
   std::vector<Group> groups;
   for (size_t i = 0; i < vec.size(); ++i) {
     const ESample& s = vec[i];
-    Labels gl = GroupLabels(s.metric, grouping, agg.without);
-    auto [it, inserted] = index.try_emplace(gl, groups.size());
+    std::vector<size_t>& same_hash = index[GroupHash(s.metric, grouping, agg.without)];
+    size_t gi = groups.size();
+    for (size_t c : same_hash) {
+      if (InSameGroup(s.metric, groups[c].metric, grouping, agg.without)) {
+        gi = c;
+        break;
+      }
+    }
+    bool inserted = gi == groups.size();
     double f = s.v;
     if (inserted) {
+      same_hash.push_back(gi);
       Group g;
-      g.metric = std::move(gl);
+      g.metric = GroupLabels(s.metric, grouping, agg.without);
       g.drop_name = s.drop_name;
       g.value = f;
       g.mean = f;
@@ -160,7 +328,7 @@ Result<EValue> EvalAggregate(Evaluator& ev, const AggregateExpr& agg, int64_t ts
       }
       groups.push_back(std::move(g));
     }
-    Group& g = groups[it->second];
+    Group& g = groups[gi];
     g.drop_name = g.drop_name || s.drop_name;
     switch (agg.op) {
       case AggOp::kSum:

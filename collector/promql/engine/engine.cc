@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <unordered_map>
@@ -390,6 +391,34 @@ void CollectDurations(const Expr& e, std::vector<const Expr*>& out) {
 }
 }  // namespace
 
+namespace {
+
+// storage::IsStaleNaN, inlined: selectors test every point.
+inline bool IsStale(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, 8);
+  return b == storage::kStaleNaNBits;
+}
+
+// The index of the first point with t > x. Searches forward from `hint` when every point before
+// it is <= x (range queries evaluate steps in increasing time, so a window's ends only move
+// forward), else the whole vector.
+size_t UpperFrom(const std::vector<FPoint>& pts, size_t hint, int64_t x) {
+  size_t n = pts.size();
+  if (hint > n || (hint > 0 && pts[hint - 1].t > x)) hint = 0;
+  size_t i = hint;
+  for (size_t lim = std::min(n, hint + 8); i < lim; ++i) {
+    if (pts[i].t > x) return i;
+  }
+  if (i == n) return n;
+  return static_cast<size_t>(
+      std::upper_bound(pts.begin() + static_cast<std::ptrdiff_t>(i), pts.end(), x,
+                       [](int64_t t, const FPoint& p) { return t < p.t; }) -
+      pts.begin());
+}
+
+}  // namespace
+
 Status Evaluator::Prepare(storage::Queryable& q, const Expr& root) {
   std::vector<const Expr*> durs;
   CollectDurations(root, durs);
@@ -418,7 +447,7 @@ Status Evaluator::Prepare(storage::Queryable& q, const Expr& root) {
   return Status::Ok();
 }
 
-Result<const std::vector<Evaluator::Loaded>*> Evaluator::Data(const VectorSelector& vs) {
+Result<std::vector<Evaluator::Loaded>*> Evaluator::Data(const VectorSelector& vs) {
   auto it = data_.find(&vs);
   if (it != data_.end()) return &it->second;
   auto wit = windows_.find(&vs);
@@ -438,7 +467,19 @@ Result<const std::vector<Evaluator::Loaded>*> Evaluator::Data(const VectorSelect
         l.points.push_back(FPoint{t, sit->v()});
       }
       LOOKOUT_RETURN_IF_ERROR(sit->status());
-      if (!l.points.empty()) loaded.push_back(std::move(l));
+      if (l.points.empty()) continue;
+      for (const FPoint& p : l.points) {
+        if (IsStale(p.v)) {
+          l.has_stale = true;
+          break;
+        }
+      }
+      if (l.has_stale) {
+        for (const FPoint& p : l.points) {
+          if (!IsStale(p.v)) l.live.push_back(p);
+        }
+      }
+      loaded.push_back(std::move(l));
     }
     LOOKOUT_RETURN_IF_ERROR(set->status());
   }
@@ -516,18 +557,28 @@ int64_t Evaluator::RefTimeOf(const Expr& e, int64_t ts) const {
 // Selectors
 
 Result<EVector> Evaluator::EvalVectorSelector(const VectorSelector& vs, int64_t ts) {
+  EVector out;
+  LOOKOUT_RETURN_IF_ERROR(EvalVectorSelectorInto(vs, ts, [&](const Labels& m, double v, int64_t t) {
+    out.push_back(ESample{m, v, t, false});
+  }));
+  return out;
+}
+
+Status Evaluator::EvalVectorSelectorInto(
+    const VectorSelector& vs, int64_t ts,
+    const std::function<void(const Labels&, double, int64_t)>& sink) {
   auto data = Data(vs);
   if (!data.ok()) return data.status();
   int64_t off = DurationOf(vs.offset_expr.get(), vs.offset_ms);
   int64_t ref = AtTime(vs.at_ms, vs.at_modifier, ts) - off;
   int64_t lo = ref - opts_.lookback_delta_ms;  // exclusive
-  EVector out;
-  for (const Loaded& s : **data) {
-    auto it = std::upper_bound(s.points.begin(), s.points.end(), ref,
-                               [](int64_t t, const FPoint& p) { return t < p.t; });
+  int64_t n = 0;
+  for (Loaded& s : **data) {
+    s.hint_hi = UpperFrom(s.points, s.hint_hi, ref);
+    auto it = s.points.begin() + static_cast<std::ptrdiff_t>(s.hint_hi);
     if (it == s.points.begin()) continue;
     --it;
-    if (it->t <= lo || storage::IsStaleNaN(it->v)) continue;
+    if (it->t <= lo || IsStale(it->v)) continue;
     double v = it->v;
     if (vs.smoothed && it->t < ref) {
       auto nx = std::next(it);
@@ -537,10 +588,10 @@ Result<EVector> Evaluator::EvalVectorSelector(const VectorSelector& vs, int64_t 
                         static_cast<double>(nx->t - it->t);
       }
     }
-    out.push_back(ESample{s.metric, v, it->t, false});
+    sink(s.metric, v, it->t);
+    ++n;
   }
-  LOOKOUT_RETURN_IF_ERROR(AddSamples(static_cast<int64_t>(out.size())));
-  return out;
+  return AddSamples(n);
 }
 
 Result<EValue> Evaluator::EvalMatrixSelector(const MatrixSelector& ms, int64_t ts, RangeArg* out) {
@@ -554,16 +605,17 @@ Result<EValue> Evaluator::EvalMatrixSelector(const MatrixSelector& ms, int64_t t
   EValue v;
   v.type = ValueType::kMatrix;
   int64_t n = 0;
-  for (const Loaded& s : **data) {
-    auto b = std::upper_bound(s.points.begin(), s.points.end(), lo,
-                              [](int64_t t, const FPoint& p) { return t < p.t; });
-    auto e = std::upper_bound(b, s.points.end(), ref,
-                              [](int64_t t, const FPoint& p) { return t < p.t; });
+  for (Loaded& s : **data) {
+    s.hint_lo = UpperFrom(s.points, s.hint_lo, lo);
+    s.hint_hi = UpperFrom(s.points, std::max(s.hint_hi, s.hint_lo), ref);
+    auto b = s.points.begin() + static_cast<std::ptrdiff_t>(s.hint_lo);
+    auto e = s.points.begin() + static_cast<std::ptrdiff_t>(s.hint_hi);
     if (b == e && !vs.smoothed) continue;
     ESeries es;
     es.metric = s.metric;
+    es.points.reserve(static_cast<size_t>(e - b));
     for (auto it = b; it != e; ++it) {
-      if (!storage::IsStaleNaN(it->v)) es.points.push_back(*it);
+      if (!IsStale(it->v)) es.points.push_back(*it);
     }
     if (es.points.empty() && !vs.smoothed) continue;
     if (vs.anchored || vs.smoothed) {
@@ -588,6 +640,110 @@ Result<EValue> Evaluator::EvalMatrixSelector(const MatrixSelector& ms, int64_t t
     out->smoothed = vs.smoothed;
   }
   return v;
+}
+
+Status Evaluator::ForEachRangeWindow(
+    const MatrixSelector& ms, int64_t ts, RangeArg* meta,
+    const std::function<void(const Labels&, std::span<const FPoint>)>& fn) {
+  const auto& vs = static_cast<const VectorSelector&>(*ms.vector_selector);
+  auto data = Data(vs);
+  if (!data.ok()) return data.status();
+  int64_t off = DurationOf(vs.offset_expr.get(), vs.offset_ms);
+  int64_t range = DurationOf(ms.range_expr.get(), ms.range_ms);
+  int64_t ref = AtTime(vs.at_ms, vs.at_modifier, ts) - off;
+  int64_t lo = ref - range;  // exclusive
+  meta->range_ms = range;
+  meta->range_end = ref;
+  meta->expr = &ms;
+  meta->anchored = vs.anchored;
+  meta->smoothed = vs.smoothed;
+  int64_t n = 0;
+  for (Loaded& s : **data) {
+    const std::vector<FPoint>& pts = s.Live();
+    s.live_lo = UpperFrom(pts, s.live_lo, lo);
+    s.live_hi = UpperFrom(pts, std::max(s.live_hi, s.live_lo), ref);
+    if (s.live_lo == s.live_hi) continue;
+    std::span<const FPoint> w(pts.data() + s.live_lo, s.live_hi - s.live_lo);
+    n += static_cast<int64_t>(w.size());
+    fn(s.metric, w);
+  }
+  return AddSamples(n);
+}
+
+Status Evaluator::EvalRangeFunction(
+    const Expr& node, const MatrixSelector& ms, int64_t ts, RangeArg* meta,
+    const std::function<std::optional<double>(std::span<const FPoint>)>& f,
+    const std::function<bool(const Labels&)>& flag,
+    const std::function<void(const Labels&, std::optional<double>, bool)>& emit) {
+  // Up to 16 M cells (9 bytes each) are kept; larger queries evaluate step by step.
+  constexpr size_t kMaxCells = size_t{16} << 20;
+  bool on_grid = interval_ > 0 && ts >= start_ && ts <= end_ && (ts - start_) % interval_ == 0;
+  auto it = step_values_.find(&node);
+  if (it == step_values_.end() && on_grid) {
+    const auto& vs = static_cast<const VectorSelector&>(*ms.vector_selector);
+    auto data = Data(vs);
+    if (!data.ok()) return data.status();
+    size_t steps = static_cast<size_t>((end_ - start_) / interval_) + 1;
+    size_t n = (*data)->size();
+    if (n > 0 && steps > kMaxCells / n) on_grid = false;
+    if (on_grid) {
+      int64_t off = DurationOf(vs.offset_expr.get(), vs.offset_ms);
+      int64_t range = DurationOf(ms.range_expr.get(), ms.range_ms);
+      std::vector<int64_t> refs(steps);
+      for (size_t j = 0; j < steps; ++j) {
+        refs[j] = AtTime(vs.at_ms, vs.at_modifier, start_ + static_cast<int64_t>(j) * interval_) - off;
+      }
+      StepValues sv;
+      sv.step_samples.assign(steps, 0);
+      sv.state.assign(steps * n, 0);
+      sv.values.assign(steps * n, 0);
+      sv.flags.resize(n);
+      meta->range_ms = range;
+      meta->expr = &ms;
+      meta->anchored = vs.anchored;
+      meta->smoothed = vs.smoothed;
+      for (size_t i = 0; i < n; ++i) {
+        if ((i & 63) == 0) LOOKOUT_RETURN_IF_ERROR(CheckInterrupt());
+        const std::vector<FPoint>& pts = (**data)[i].Live();
+        sv.flags[i] = flag((**data)[i].metric);
+        size_t lo = 0, hi = 0;
+        for (size_t j = 0; j < steps; ++j) {
+          lo = UpperFrom(pts, lo, refs[j] - range);
+          hi = UpperFrom(pts, std::max(hi, lo), refs[j]);
+          if (lo == hi) continue;
+          sv.step_samples[j] += static_cast<int64_t>(hi - lo);
+          meta->range_end = refs[j];
+          std::optional<double> v = f(std::span<const FPoint>(pts.data() + lo, hi - lo));
+          sv.state[j * n + i] = v ? 2 : 1;
+          if (v) sv.values[j * n + i] = *v;
+        }
+      }
+      it = step_values_.emplace(&node, std::move(sv)).first;
+    }
+  }
+  if (it == step_values_.end() || !on_grid) {
+    return ForEachRangeWindow(ms, ts, meta, [&](const Labels& metric, std::span<const FPoint> w) {
+      emit(metric, f(w), flag(metric));
+    });
+  }
+  const auto& vs = static_cast<const VectorSelector&>(*ms.vector_selector);
+  auto data = Data(vs);
+  if (!data.ok()) return data.status();
+  meta->range_ms = DurationOf(ms.range_expr.get(), ms.range_ms);
+  meta->range_end = AtTime(vs.at_ms, vs.at_modifier, ts) - DurationOf(vs.offset_expr.get(), vs.offset_ms);
+  meta->expr = &ms;
+  meta->anchored = vs.anchored;
+  meta->smoothed = vs.smoothed;
+  const StepValues& sv = it->second;
+  size_t n = (*data)->size();
+  size_t j = static_cast<size_t>((ts - start_) / interval_);
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t st = sv.state[j * n + i];
+    if (st == 0) continue;
+    emit((**data)[i].metric, st == 2 ? std::optional<double>(sv.values[j * n + i]) : std::nullopt,
+         sv.flags[i]);
+  }
+  return AddSamples(sv.step_samples[j]);
 }
 
 Result<EValue> Evaluator::EvalSubquery(const SubqueryExpr& sq, int64_t ts, RangeArg* out) {
@@ -1091,8 +1247,44 @@ common::Result<QueryResult> Engine::Range(storage::Queryable& q, const parser::E
   Evaluator ev(opts_, start_ms, end_ms, step_ms, cancel, Deadline(opts_));
   LOOKOUT_RETURN_IF_ERROR(ev.Prepare(q, expr));
   internal::EMatrix series;
+  // A selector or an in-place range function at the root (`x`, `rate(x[5m])`): the samples of a
+  // step are passed one by one with the selector's series' labels, so the result series are
+  // found by the address of those labels instead of by hashing copies of them. Distinct series
+  // of a selector have distinct labels, so a step cannot repeat a series.
+  const parser::Expr& root = internal::Unparen(expr);
+  bool root_selector = root.kind == parser::Expr::Kind::kVectorSelector;
+  bool root_call = root.kind == parser::Expr::Kind::kCall &&
+                   internal::IsInPlaceCall(static_cast<const parser::Call&>(root));
+  if (root_selector || root_call) {
+    std::unordered_map<const Labels*, size_t> by_series;
+    for (int64_t ts = start_ms; ts <= end_ms; ts += step_ms) {
+      ev.ResetStepSamples();
+      LOOKOUT_RETURN_IF_ERROR(ev.CheckInterrupt());
+      int64_t n = 0;
+      auto add = [&](const Labels& m, double v, bool drop_name) {
+        auto [it, inserted] = by_series.try_emplace(&m, series.size());
+        if (inserted) {
+          series.emplace_back();
+          series.back().metric = m;
+        }
+        internal::ESeries& es = series[it->second];
+        es.drop_name = es.drop_name || drop_name;
+        es.points.push_back(FPoint{ts, v});
+        ++n;
+      };
+      if (root_selector) {
+        LOOKOUT_RETURN_IF_ERROR(ev.EvalVectorSelectorInto(
+            static_cast<const parser::VectorSelector&>(root), ts,
+            [&](const Labels& m, double v, int64_t) { add(m, v, false); }));
+      } else {
+        LOOKOUT_RETURN_IF_ERROR(
+            internal::EvalCallInto(ev, static_cast<const parser::Call&>(root), ts, add));
+      }
+      ev.AddResultSamples(n);
+    }
+  }
   std::unordered_map<Labels, size_t, internal::LabelsHash> index;
-  for (int64_t ts = start_ms; ts <= end_ms; ts += step_ms) {
+  for (int64_t ts = start_ms; ts <= end_ms && !root_selector && !root_call; ts += step_ms) {
     ev.ResetStepSamples();
     auto r = ev.Eval(expr, ts);
     if (!r.ok()) return r.status();

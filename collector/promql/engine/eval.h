@@ -15,7 +15,9 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -106,6 +108,28 @@ class Evaluator {
   Result<RangeArg> EvalRange(const parser::Expr& e, int64_t ts);
   // Vector selector at ts; sample t is the sample's own timestamp.
   Result<EVector> EvalVectorSelector(const parser::VectorSelector& vs, int64_t ts);
+  // The same samples passed to `sink(metric, value, sample timestamp)`, in the same order;
+  // `metric` lives as long as the evaluator (the selector's loaded series).
+  Status EvalVectorSelectorInto(const parser::VectorSelector& vs, int64_t ts,
+                                const std::function<void(const Labels&, double, int64_t)>& sink);
+  // What EvalMatrixSelector(ms, ts, meta) computes, without copying it: calls `fn` with each
+  // series' labels and its points in the range (staleness markers left out; series with none
+  // are skipped), in the order EvalMatrixSelector returns them, and fills `meta` except `mat`.
+  // Only for selectors without `anchored` / `smoothed`. The span is valid during the call.
+  Status ForEachRangeWindow(const parser::MatrixSelector& ms, int64_t ts, RangeArg* meta,
+                            const std::function<void(const Labels&, std::span<const FPoint>)>& fn);
+  // `f` over the windows of ForEachRangeWindow(ms, ts, meta): calls `emit` for every series
+  // with points in the window, with f's value (nullopt: none) and `flag(labels)` (evaluated
+  // once per series when the values are kept), in the same order. `f` must
+  // depend only on the window and `meta` (which is set before each call), so that `node`'s
+  // value depends only on ts. At a step of a range query, the first call evaluates `f` for
+  // every step of the query one series at a time (its points stay in cache) and keeps the
+  // values; later steps read them.
+  Status EvalRangeFunction(
+      const parser::Expr& node, const parser::MatrixSelector& ms, int64_t ts, RangeArg* meta,
+      const std::function<std::optional<double>(std::span<const FPoint>)>& f,
+      const std::function<bool(const Labels&)>& flag,
+      const std::function<void(const Labels&, std::optional<double>, bool)>& emit);
 
   // Series matching `matchers` with their latest sample in (ref - lookback, ref] (not stale),
   // read through the query's querier (info()). Labels with value.
@@ -120,6 +144,15 @@ class Evaluator {
   Status AddSamples(int64_t n);
   void ResetStepSamples() { step_samples_ = 0; }
   void AddResultSamples(int64_t n) { result_samples_ += n; }
+
+  // The groups of an aggregation node across steps (SumOfInPlaceCall): a series' group is
+  // found once per query, by the address of its labels.
+  struct GroupCache {
+    std::unordered_map<const Labels*, uint32_t> of;           // input labels -> group
+    std::unordered_map<uint64_t, std::vector<uint32_t>> by_hash;
+    std::vector<Labels> labels;                               // group -> its labels
+  };
+  GroupCache& GroupCacheOf(const parser::Expr& node) { return group_caches_[&node]; }
 
   void Warn(std::string msg, const parser::Expr& at);
   void Info(std::string msg, const parser::Expr& at);
@@ -136,6 +169,12 @@ class Evaluator {
   struct Loaded {
     Labels metric;
     std::vector<FPoint> points;  // time order, includes staleness markers
+    std::vector<FPoint> live;    // `points` without staleness markers, if it has any
+    bool has_stale = false;
+    // Where the last evaluation's windows began and ended (indexes into points / Live()):
+    // range queries evaluate in increasing time, so the next search starts there.
+    size_t hint_lo = 0, hint_hi = 0, live_lo = 0, live_hi = 0;
+    const std::vector<FPoint>& Live() const { return has_stale ? live : points; }
   };
   struct Window {
     int64_t mint;
@@ -145,7 +184,7 @@ class Evaluator {
   Result<EValue> EvalBinary(const parser::BinaryExpr& b, int64_t ts);
   Result<EValue> EvalSubquery(const parser::SubqueryExpr& sq, int64_t ts, RangeArg* out);
   Result<EValue> EvalMatrixSelector(const parser::MatrixSelector& ms, int64_t ts, RangeArg* out);
-  Result<const std::vector<Loaded>*> Data(const parser::VectorSelector& vs);
+  Result<std::vector<Loaded>*> Data(const parser::VectorSelector& vs);
   void Plan(const parser::Expr& e, int64_t lo, int64_t hi);
   void AddWindow(const parser::VectorSelector* vs, int64_t mint, int64_t maxt);
   int64_t AtTime(std::optional<int64_t> at_ms, parser::AtModifier mod, int64_t ts) const;
@@ -168,6 +207,15 @@ class Evaluator {
   std::unordered_map<const parser::VectorSelector*, Window> windows_;
   std::unordered_map<const parser::VectorSelector*, std::vector<Loaded>> data_;
   std::unordered_map<const parser::Expr*, int64_t> durations_;
+  // EvalRangeFunction's values by node: [step * series + i], for every step of the query.
+  struct StepValues {
+    std::vector<int64_t> step_samples;  // points in the windows at each step (AddSamples)
+    std::vector<uint8_t> state;         // 0: no points in the window, 1: no value, 2: value
+    std::vector<double> values;
+    std::vector<uint8_t> flags;  // per series
+  };
+  std::unordered_map<const parser::Expr*, StepValues> step_values_;
+  std::unordered_map<const parser::Expr*, GroupCache> group_caches_;
   // Subquery inner results by node and inner timestamp (subquery steps overlap across steps).
   std::unordered_map<const parser::Expr*, std::map<int64_t, EValue>> subq_cache_;
   Annotations annos_;
@@ -175,6 +223,15 @@ class Evaluator {
 
 // functions.cc
 Result<EValue> EvalCall(Evaluator& ev, const parser::Call& call, int64_t ts);
+// A range function over a plain matrix selector that EvalCall evaluates in place (see
+// Evaluator::EvalRangeFunction): rate, increase, delta, irate, idelta, deriv, resets, changes
+// and the *_over_time functions without arguments, without `anchored` / `smoothed`.
+bool IsInPlaceCall(const parser::Call& call);
+// For such a call, what EvalCall(ev, call, ts) returns, passed sample by sample to
+// `sink(metric, value, drop_name)` instead of a vector, in the same order. `metric` lives as
+// long as the evaluator (it is the selector's loaded series).
+using CallSink = std::function<void(const Labels&, double, bool)>;
+Status EvalCallInto(Evaluator& ev, const parser::Call& call, int64_t ts, const CallSink& sink);
 // aggregations.cc
 Result<EValue> EvalAggregate(Evaluator& ev, const parser::AggregateExpr& agg, int64_t ts);
 // Prometheus' quantile over a value list (sorts `values`).

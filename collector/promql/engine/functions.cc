@@ -83,7 +83,7 @@ bool ValidLabelName(std::string_view n) { return !n.empty() && common::IsValidUt
 
 // ---- range helpers ----------------------------------------------------------------------------
 
-std::optional<double> ExtrapolatedRate(const std::vector<FPoint>& pts, const RangeArg& ra,
+std::optional<double> ExtrapolatedRate(std::span<const FPoint> pts, const RangeArg& ra,
                                        bool is_counter, bool is_rate) {
   if (pts.size() < 2) return std::nullopt;
   int64_t range_start = ra.range_end - ra.range_ms;
@@ -117,7 +117,7 @@ std::optional<double> ExtrapolatedRate(const std::vector<FPoint>& pts, const Ran
   return result * factor;
 }
 
-std::optional<double> InstantValue(const std::vector<FPoint>& pts, bool is_rate) {
+std::optional<double> InstantValue(std::span<const FPoint> pts, bool is_rate) {
   if (pts.size() < 2) return std::nullopt;
   const FPoint& last = pts.back();
   const FPoint& prev = pts[pts.size() - 2];
@@ -135,7 +135,7 @@ std::optional<double> InstantValue(const std::vector<FPoint>& pts, bool is_rate)
   return r;
 }
 
-std::pair<double, double> LinearRegression(const std::vector<FPoint>& pts, int64_t intercept_t) {
+std::pair<double, double> LinearRegression(std::span<const FPoint> pts, int64_t intercept_t) {
   double n = 0, sx = 0, cx = 0, sy = 0, cy = 0, sxy = 0, cxy = 0, sx2 = 0, cx2 = 0;
   double init_y = pts[0].v;
   bool const_y = true;
@@ -163,7 +163,7 @@ std::pair<double, double> LinearRegression(const std::vector<FPoint>& pts, int64
   return {slope, intercept};
 }
 
-double AvgOverTime(const std::vector<FPoint>& pts) {
+double AvgOverTime(std::span<const FPoint> pts) {
   double sum = pts[0].v, count = 1, mean = 0, c = 0;
   bool incremental = false;
   for (size_t i = 1; i < pts.size(); ++i) {
@@ -191,7 +191,7 @@ double AvgOverTime(const std::vector<FPoint>& pts) {
   return sum / count + c / count;
 }
 
-double VarianceOverTime(const std::vector<FPoint>& pts) {
+double VarianceOverTime(std::span<const FPoint> pts) {
   double count = 0, mean = 0, cmean = 0, aux = 0, caux = 0;
   for (const auto& p : pts) {
     count++;
@@ -562,7 +562,39 @@ Status CheckDuplicates(const EVector& v) {
 
 }  // namespace
 
+bool IsInPlaceCall(const Call& call) {
+  static const char* const kInPlace[] = {
+      "rate",          "increase",         "delta",           "irate",
+      "idelta",        "deriv",            "resets",          "changes",
+      "avg_over_time", "sum_over_time",    "count_over_time", "min_over_time",
+      "max_over_time", "last_over_time",   "first_over_time", "present_over_time",
+      "stddev_over_time", "stdvar_over_time"};
+  if (call.func == nullptr || call.args.size() != 1) return false;
+  const Expr& a = Unparen(*call.args[0]);
+  if (a.kind != Expr::Kind::kMatrixSelector) return false;
+  const auto& vs = static_cast<const parser::VectorSelector&>(
+      *static_cast<const parser::MatrixSelector&>(a).vector_selector);
+  return !vs.anchored && !vs.smoothed &&
+         std::find(std::begin(kInPlace), std::end(kInPlace), call.func->name) != std::end(kInPlace);
+}
+
+namespace {
+Result<EValue> EvalCallImpl(Evaluator& ev, const Call& call, int64_t ts, const CallSink* sink);
+}  // namespace
+
 Result<EValue> EvalCall(Evaluator& ev, const Call& call, int64_t ts) {
+  return EvalCallImpl(ev, call, ts, nullptr);
+}
+
+Status EvalCallInto(Evaluator& ev, const Call& call, int64_t ts, const CallSink& sink) {
+  if (!IsInPlaceCall(call)) return Status::Internal("EvalCallInto: not an in-place call");
+  auto r = EvalCallImpl(ev, call, ts, &sink);
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+namespace {
+
+Result<EValue> EvalCallImpl(Evaluator& ev, const Call& call, int64_t ts, const CallSink* sink) {
   if (call.func == nullptr) return Status::InvalidArgument("unknown function");
   const std::string& fn = call.func->name;
   const auto& args = call.args;
@@ -988,9 +1020,16 @@ Result<EValue> EvalCall(Evaluator& ev, const Call& call, int64_t ts) {
     if (!s.ok()) return s.status();
     sargs.push_back(*s);
   }
-  auto ra = ev.EvalRange(arg(range_idx), ts);
-  if (!ra.ok()) return ra.status();
   const Expr& rpos = Unparen(arg(range_idx));
+  // A plain matrix selector under a function that only reads its points: the function runs on
+  // the selector's data in place (Evaluator::ForEachRangeWindow), without building the matrix.
+  // The other functions validate their arguments first or need the matrix itself.
+  bool in_place = IsInPlaceCall(call);
+  Result<RangeArg> ra = RangeArg{};
+  if (!in_place) {
+    ra = ev.EvalRange(arg(range_idx), ts);
+    if (!ra.ok()) return ra.status();
+  }
 
   if (fn == "absent_over_time") {
     for (const auto& s : ra->mat) {
@@ -1015,9 +1054,9 @@ Result<EValue> EvalCall(Evaluator& ev, const Call& call, int64_t ts) {
   }
   bool keep_name = fn == "last_over_time" || fn == "first_over_time";
 
-  using RangeFn = std::function<std::optional<double>(const std::vector<FPoint>&)>;
+  using RangeFn = std::function<std::optional<double>(std::span<const FPoint>)>;
   RangeFn f;
-  const RangeArg& r = *ra;
+  RangeArg& r = *ra;
   if (fn == "rate") {
     f = [&](const auto& p) { return ExtrapolatedRate(p, r, true, true); };
   } else if (fn == "increase") {
@@ -1112,7 +1151,11 @@ Result<EValue> EvalCall(Evaluator& ev, const Call& call, int64_t ts) {
   } else if (fn == "mad_over_time") {
     f = [](const auto& p) -> std::optional<double> {
       std::vector<double> vals;
-      for (const auto& x : p) vals.push_back(x.v);
+      for (const auto& x : p) {
+        // A NaN sample makes the median, and so the deviation, undefined (upstream: NaN).
+        if (std::isnan(x.v)) return kNaN;
+        vals.push_back(x.v);
+      }
       double median = Quantile(0.5, vals);
       std::vector<double> dev;
       for (const auto& x : p) dev.push_back(std::fabs(x.v - median));
@@ -1165,7 +1208,32 @@ Result<EValue> EvalCall(Evaluator& ev, const Call& call, int64_t ts) {
     }
   }
   EVector out;
-  for (const ESeries& s0 : ra->mat) {
+  bool counter_fn = fn == "rate" || fn == "increase";
+  if (in_place) {
+    // As the loop below, for what EvalMatrixSelector would have returned (drop_name false).
+    LOOKOUT_RETURN_IF_ERROR(ev.EvalRangeFunction(
+        call, static_cast<const parser::MatrixSelector&>(rpos), ts, &r, f,
+        [&](const Labels& metric) {
+          if (!counter_fn) return false;
+          std::string_view name = metric.Get("__name__");
+          return !name.empty() && !IsCounterName(name) && metric.Get("__type__") != "counter";
+        },
+        [&](const Labels& metric, std::optional<double> v, bool not_counter) {
+          if (not_counter) {
+            ev.Info("metric might not be a counter, name does not end in "
+                    "_total/_sum/_count/_bucket: \"" + std::string(metric.Get("__name__")) + "\"",
+                    rpos);
+          }
+          if (!v) return;
+          if (sink != nullptr) {
+            (*sink)(metric, *v, !keep_name);
+          } else {
+            out.push_back(ESample{metric, *v, ts, !keep_name});
+          }
+        }));
+    return VecValue(std::move(out));
+  }
+  for (ESeries& s0 : ra->mat) {
     if (s0.points.empty() && !r.smoothed) continue;
     ESeries adjusted;
     if (extended) {
@@ -1183,9 +1251,13 @@ Result<EValue> EvalCall(Evaluator& ev, const Call& call, int64_t ts) {
     }
     auto v = f(s.points);
     if (!v) continue;
-    out.push_back(ESample{s.metric, *v, ts, keep_name ? s.drop_name : true});
+    bool drop = keep_name ? s.drop_name : true;
+    // The matrix is not read again: move the labels unless `s` is the adjusted copy.
+    out.push_back(ESample{extended ? s.metric : std::move(s0.metric), *v, ts, drop});
   }
   return VecValue(std::move(out));
 }
+
+}  // namespace
 
 }  // namespace collector::promql::internal
