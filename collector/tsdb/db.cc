@@ -43,7 +43,7 @@ constexpr int64_t kRowSpanMs = 2 * 3600 * 1000;
 constexpr int kPageSize = 4096;
 constexpr size_t kMaxLabelSetBytes = 1 << 20;
 constexpr size_t kGroupMaxSeries = 256;
-constexpr size_t kMaxViewsPerSelect = 64;
+constexpr size_t kMaxViewsPerSelect = 256;
 constexpr size_t kGroupMaxSamples = 64 * 1024;
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
@@ -695,10 +695,25 @@ class DBQuerier : public storage::Querier {
     mint = std::max(mint, mint_);
     maxt = std::min(maxt, maxt_);
     std::vector<SeriesRef> refs = db_->MatchRefs(ms);
+    // In label order: group blocks hold series in label order, so consecutive series mostly
+    // share their blocks (one inflate per block and window), and the result needs no sort.
+    {
+      std::vector<std::pair<const Labels*, SeriesRef>> by_labels;
+      by_labels.reserve(refs.size());
+      for (SeriesRef r : refs) {
+        if (DB::MemSeries* m = db_->GetByRef(r)) by_labels.emplace_back(&m->labels, r);
+      }
+      std::sort(by_labels.begin(), by_labels.end(),
+                [](const auto& a, const auto& b) { return *a.first < *b.first; });
+      refs.clear();
+      for (const auto& [l, r] : by_labels) refs.push_back(r);
+    }
     std::vector<std::unique_ptr<StoredSeries>> out;
     Status status;
     std::vector<chunkenc::Sample> samples;
     auto reader = db_->TakeReader();
+    // One read transaction for the whole Select: a consistent view, one file lock.
+    bool in_tx = reader && reader->Exec("BEGIN").ok();
     std::optional<Stmt> q, qm, qb;
     if (reader) {
       auto st = reader->Prepare(
@@ -807,12 +822,9 @@ class DBQuerier : public storage::Querier {
     q.reset();
     qm.reset();
     qb.reset();
+    if (in_tx && !reader->Exec("COMMIT").ok()) reader.reset();  // never reuse a stuck connection
     db_->ReturnReader(std::move(reader));
-    if (sorted) {
-      std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-        return a->labels() < b->labels();
-      });
-    }
+    (void)sorted;  // already in label order
     return std::make_unique<VectorSeriesSet>(std::move(out), std::move(status));
   }
 
