@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "collector/promql/parser/lexer.h"
+
 namespace collector::model {
 
 using common::Result;
@@ -47,38 +49,10 @@ class Lexer {
     if (p_ >= s_.size()) return Err("expected a quoted string");
     char q = s_[p_];
     if (q != '"' && q != '\'' && q != '`') return Err("expected a quoted string");
-    ++p_;
-    out.clear();
-    while (p_ < s_.size()) {
-      char c = s_[p_++];
-      if (c == q) return Status::Ok();
-      if (c == '\\' && q != '`') {
-        if (p_ >= s_.size()) break;
-        char e = s_[p_++];
-        switch (e) {
-          case 'n': out += '\n'; break;
-          case 't': out += '\t'; break;
-          case 'r': out += '\r'; break;
-          case 'a': out += '\a'; break;
-          case 'b': out += '\b'; break;
-          case 'f': out += '\f'; break;
-          case 'v': out += '\v'; break;
-          case '\\': out += '\\'; break;
-          case '"': out += '"'; break;
-          case '\'': out += '\''; break;
-          case 'x': {
-            if (p_ + 2 > s_.size()) return Err("bad \\x escape");
-            out += static_cast<char>(std::stoi(std::string(s_.substr(p_, 2)), nullptr, 16));
-            p_ += 2;
-            break;
-          }
-          default: return Err(std::string("unknown escape sequence \\") + e);
-        }
-        continue;
-      }
-      out += c;
-    }
-    return Err("unterminated quoted string");
+    auto r = collector::promql::parser::ReadGoQuoted(s_, &p_);
+    if (!r.ok()) return Err(r.status().message());
+    out = std::move(r).value();
+    return Status::Ok();
   }
   Status Err(std::string_view what) const {
     return Status::InvalidArgument("1:" + std::to_string(p_ + 1) + ": parse error: " + std::string(what));

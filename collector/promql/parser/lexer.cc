@@ -796,60 +796,86 @@ std::string TokenDesc(const Token& t) {
   }
 }
 
-std::string UnquoteString(std::string_view raw) {
-  if (raw.size() < 2) return std::string(raw);
-  char quote = raw.front();
-  std::string_view s = raw.substr(1, raw.size() - 2);
+common::Result<std::string> ReadGoQuoted(std::string_view s, size_t* pos) {
+  size_t i = *pos;
+  if (i >= s.size()) return common::Status::InvalidArgument("expected a string");
+  char q = s[i];
+  if (q != '"' && q != '\'' && q != '`') return common::Status::InvalidArgument("expected a string");
+  ++i;
   std::string out;
-  if (quote == '`') {
-    for (char c : s) {
-      if (c != '\r') out.push_back(c);
-    }
-    return out;
-  }
-  for (size_t i = 0; i < s.size(); ++i) {
+  while (true) {
+    if (i >= s.size()) return common::Status::InvalidArgument("unterminated string");
     char c = s[i];
-    if (c != '\\' || i + 1 >= s.size()) {
-      out.push_back(c);
+    if (c == q) {
+      ++i;
+      break;
+    }
+    if (c == '\\' && q != '`') {
+      if (i + 1 >= s.size()) return common::Status::InvalidArgument("unterminated escape in string");
+      char e = s[i + 1];
+      i += 2;
+      switch (e) {
+        case 'a': out += '\a'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'v': out += '\v'; break;
+        case '\\': out += '\\'; break;
+        case '"': out += '"'; break;
+        case '\'': out += '\''; break;
+        case 'x': case 'u': case 'U': {
+          size_t n = e == 'x' ? 2 : e == 'u' ? 4 : 8;
+          if (i + n > s.size()) return common::Status::InvalidArgument("bad escape in string");
+          uint32_t v = 0;
+          for (size_t k = 0; k < n; ++k) {
+            int h = DigitVal(static_cast<unsigned char>(s[i + k]));
+            if (h >= 16) h = -1;
+            if (h < 0) return common::Status::InvalidArgument("bad escape in string");
+            v = v * 16 + static_cast<uint32_t>(h);
+          }
+          i += n;
+          if (e == 'x') {
+            out += static_cast<char>(v);
+          } else {
+            if (v > 0x10FFFF || (v >= 0xD800 && v < 0xE000)) {
+              return common::Status::InvalidArgument("bad unicode escape in string");
+            }
+            AppendUtf8(out, v);
+          }
+          break;
+        }
+        default:
+          if (e >= '0' && e <= '7') {
+            if (i + 2 > s.size()) return common::Status::InvalidArgument("bad octal escape in string");
+            uint32_t v = static_cast<uint32_t>(e - '0');
+            for (int k = 0; k < 2; ++k) {
+              char d = s[i + k];
+              if (d < '0' || d > '7') return common::Status::InvalidArgument("bad octal escape in string");
+              v = v * 8 + static_cast<uint32_t>(d - '0');
+            }
+            if (v > 255) return common::Status::InvalidArgument("bad octal escape in string");
+            i += 2;
+            out += static_cast<char>(v);
+          } else {
+            return common::Status::InvalidArgument(std::string("unknown escape sequence \\") + e);
+          }
+      }
       continue;
     }
-    char e = s[++i];
-    switch (e) {
-      case 'a': out.push_back('\a'); break;
-      case 'b': out.push_back('\b'); break;
-      case 'f': out.push_back('\f'); break;
-      case 'n': out.push_back('\n'); break;
-      case 'r': out.push_back('\r'); break;
-      case 't': out.push_back('\t'); break;
-      case 'v': out.push_back('\v'); break;
-      case 'x':
-      case 'u':
-      case 'U': {
-        int n = e == 'x' ? 2 : e == 'u' ? 4 : 8;
-        uint32_t v = 0;
-        for (int k = 0; k < n && i + 1 < s.size(); ++k) {
-          v = v * 16 + static_cast<uint32_t>(DigitVal(static_cast<unsigned char>(s[++i])));
-        }
-        if (e == 'x') {
-          out.push_back(static_cast<char>(v));
-        } else {
-          AppendUtf8(out, v);
-        }
-        break;
-      }
-      default:
-        if (e >= '0' && e <= '7') {
-          uint32_t v = static_cast<uint32_t>(e - '0');
-          for (int k = 0; k < 2 && i + 1 < s.size(); ++k) {
-            v = v * 8 + static_cast<uint32_t>(s[++i] - '0');
-          }
-          out.push_back(static_cast<char>(v));
-        } else {
-          out.push_back(e);  // \\, \' and \"
-        }
-    }
+    if (c == '\n' && q != '`') return common::Status::InvalidArgument("newline in string");
+    out += c;
+    ++i;
   }
+  *pos = i;
   return out;
+}
+
+std::string UnquoteString(std::string_view raw) {
+  size_t pos = 0;
+  auto r = ReadGoQuoted(raw, &pos);
+  return r.ok() ? std::move(r).value() : std::string(raw);
 }
 
 }  // namespace collector::promql::parser

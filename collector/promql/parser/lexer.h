@@ -7,9 +7,12 @@
 // stream ends with kEof. Comments are dropped. Thread affinity: none.
 
 #include <cstdint>
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/base/status.h"
 
 namespace collector::promql::parser {
 
@@ -49,6 +52,11 @@ std::string TokenDesc(const Token& t);
 // Go's strconv.Quote / QuoteRune (used in messages and by the printer).
 std::string GoQuote(std::string_view s);
 std::string GoQuoteRune(uint32_t r);
+
+// Reads a Go-quoted string ("...", '...' with Go escapes, or `...` raw) starting at s[*pos] and
+// advances *pos past its closing quote. InvalidArgument on an unterminated string or a bad
+// escape. The one unquoter of the project's selector and test-script parsers.
+common::Result<std::string> ReadGoQuoted(std::string_view s, size_t* pos);
 
 // Unquotes a string token (its raw text with quotes), as Prometheus' strutil.Unquote. The lexer
 // has validated the escapes already.

@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "collector/promql/parser/lexer.h"
 #include "common/base/units.h"
 
 namespace collector::promql::promqltest {
@@ -51,24 +52,6 @@ bool IsIdentChar(char c) { return IsIdentStart(c) || std::isdigit(static_cast<un
 bool IsMetricStart(char c) { return IsIdentStart(c) || c == ':'; }
 bool IsMetricChar(char c) { return IsIdentChar(c) || c == ':'; }
 
-void AppendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 int HexVal(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -76,81 +59,6 @@ int HexVal(char c) {
   return -1;
 }
 
-// Reads a quoted string (", ' or `) at s[*pos], Go escapes inside " and '. Advances *pos.
-Result<std::string> ReadQuoted(std::string_view s, size_t* pos) {
-  size_t i = *pos;
-  if (i >= s.size()) return Status::InvalidArgument("expected a string");
-  char q = s[i];
-  if (q != '"' && q != '\'' && q != '`') return Status::InvalidArgument("expected a string");
-  ++i;
-  std::string out;
-  while (true) {
-    if (i >= s.size()) return Status::InvalidArgument("unterminated string");
-    char c = s[i];
-    if (c == q) {
-      ++i;
-      break;
-    }
-    if (c == '\\' && q != '`') {
-      if (i + 1 >= s.size()) return Status::InvalidArgument("unterminated escape in string");
-      char e = s[i + 1];
-      i += 2;
-      switch (e) {
-        case 'a': out += '\a'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'v': out += '\v'; break;
-        case '\\': out += '\\'; break;
-        case '"': out += '"'; break;
-        case '\'': out += '\''; break;
-        case 'x': case 'u': case 'U': {
-          size_t n = e == 'x' ? 2 : e == 'u' ? 4 : 8;
-          if (i + n > s.size()) return Status::InvalidArgument("bad escape in string");
-          uint32_t v = 0;
-          for (size_t k = 0; k < n; ++k) {
-            int h = HexVal(s[i + k]);
-            if (h < 0) return Status::InvalidArgument("bad escape in string");
-            v = v * 16 + static_cast<uint32_t>(h);
-          }
-          i += n;
-          if (e == 'x') {
-            out += static_cast<char>(v);
-          } else {
-            if (v > 0x10FFFF || (v >= 0xD800 && v < 0xE000)) {
-              return Status::InvalidArgument("bad unicode escape in string");
-            }
-            AppendUtf8(out, v);
-          }
-          break;
-        }
-        default:
-          if (e >= '0' && e <= '7') {
-            if (i + 2 > s.size()) return Status::InvalidArgument("bad octal escape in string");
-            uint32_t v = static_cast<uint32_t>(e - '0');
-            for (int k = 0; k < 2; ++k) {
-              char d = s[i + k];
-              if (d < '0' || d > '7') return Status::InvalidArgument("bad octal escape in string");
-              v = v * 8 + static_cast<uint32_t>(d - '0');
-            }
-            if (v > 255) return Status::InvalidArgument("bad octal escape in string");
-            i += 2;
-            out += static_cast<char>(v);
-          } else {
-            return Status::InvalidArgument(std::string("unknown escape sequence \\") + e);
-          }
-      }
-      continue;
-    }
-    if (c == '\n' && q != '`') return Status::InvalidArgument("newline in string");
-    out += c;
-    ++i;
-  }
-  *pos = i;
-  return out;
-}
 
 // Scans a sample number at s[*pos] (sign, digits, '.', exponent, or Inf/NaN) and parses it.
 Result<double> ScanNumber(std::string_view s, size_t* pos) {
@@ -562,7 +470,7 @@ Result<EvalCmd> ParseEval(const Line& header, std::string_view keyword, std::str
       if (w1 == "string") {
         if (c.range) return LineError(l.no, "`expect string` is only for instant queries");
         size_t pos = 0;
-        auto s = ReadQuoted(r2, &pos);
+        auto s = parser::ReadGoQuoted(r2, &pos);
         if (!s.ok() || pos != r2.size()) return LineError(l.no, "invalid `expect string` line: expected one quoted string");
         c.string = std::move(s).value();
         continue;
@@ -795,7 +703,7 @@ Result<model::Labels> ParseSeriesLiteral(std::string_view line, std::string_view
       std::string lname;
       bool quoted = false;
       if (s[i] == '"' || s[i] == '\'' || s[i] == '`') {
-        auto q = ReadQuoted(s, &i);
+        auto q = parser::ReadGoQuoted(s, &i);
         if (!q.ok()) return q.status();
         lname = std::move(q).value();
         quoted = true;
@@ -822,7 +730,7 @@ Result<model::Labels> ParseSeriesLiteral(std::string_view line, std::string_view
           return Status::InvalidArgument("only equality matchers are allowed in a series: \"" + std::string(s) + "\"");
         }
         while (i < s.size() && IsSpace(s[i])) ++i;
-        auto v = ReadQuoted(s, &i);
+        auto v = parser::ReadGoQuoted(s, &i);
         if (!v.ok()) return Status::InvalidArgument(std::string(v.status().message()) + " in \"" + std::string(s) + "\"");
         if (lname == model::kMetricName) {
           if (have_name) return Status::InvalidArgument("metric name given twice in \"" + std::string(s) + "\"");
