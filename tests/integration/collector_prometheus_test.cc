@@ -31,20 +31,6 @@ uint64_t Bits(double v) {
   return b;
 }
 
-std::string Enc(const std::string& q) {
-  std::string e;
-  for (unsigned char c : q) {
-    if (std::isalnum(c) || c == '_' || c == '.') {
-      e += static_cast<char>(c);
-    } else {
-      char b[4];
-      std::snprintf(b, sizeof b, "%%%02X", c);
-      e += b;
-    }
-  }
-  return e;
-}
-
 TEST(CollectorRemoteWrite, HoldsEverySamplePrometheusForwarded) {
   if (!fs::exists("/usr/bin/prometheus")) {
     if (InCI()) FAIL() << "prometheus missing (install-deps installs it)";
@@ -83,7 +69,7 @@ TEST(CollectorRemoteWrite, HoldsEverySamplePrometheusForwarded) {
   std::string body;
   char tbuf[32];
   std::snprintf(tbuf, sizeof tbuf, "%.3f", t_end);
-  ASSERT_EQ(HttpGet(pport, "/api/v1/query?query=" + Enc("{__name__=~\".+\"}[10s]") + "&time=" + tbuf, body), 200)
+  ASSERT_EQ(HttpGet(pport, "/api/v1/query?query=" + UrlEncode("{__name__=~\".+\"}[10s]") + "&time=" + tbuf, body), 200)
       << body;
   auto j = nlohmann::json::parse(body);
   ASSERT_EQ(j["data"]["resultType"], "matrix");

@@ -37,21 +37,6 @@ constexpr int kQueryTimeoutS = 5;
 // The query timeout plus slack for a loaded 2-core machine (the HTTP client gives up at 10 s).
 constexpr double kAnswerWithinS = kQueryTimeoutS + 4.0;
 
-std::string Enc(const std::string& q) {
-  std::string e;
-  e.reserve(q.size() * 3);
-  for (unsigned char c : q) {
-    if (std::isalnum(c) || c == '_' || c == '.' || c == '-') {
-      e += static_cast<char>(c);
-    } else {
-      char b[4];
-      std::snprintf(b, sizeof b, "%%%02X", c);
-      e += b;
-    }
-  }
-  return e;
-}
-
 std::string Repeat(const std::string& s, size_t n) {
   std::string out;
   out.reserve(s.size() * n);
@@ -85,11 +70,11 @@ std::vector<BadQuery> Corpus(const Window& w) {
         what != nullptr ? std::string(what) + " (" + std::to_string(q.size()) + " chars)"
         : q.size() > 80 ? q.substr(0, 60) + "... (" + std::to_string(q.size()) + " chars)"
                         : q;
-    c.push_back({cls, "query", "query=" + Enc(q) + inst, shown, flags});
+    c.push_back({cls, "query", "query=" + UrlEncode(q) + inst, shown, flags});
   };
   auto add_range = [&](const std::string& cls, const std::string& q, const std::string& params) {
     c.push_back(
-        {cls, "query_range", "query=" + Enc(q) + params, q + " [" + params + "]", kMustFail});
+        {cls, "query_range", "query=" + UrlEncode(q) + params, q + " [" + params + "]", kMustFail});
   };
 
   // Syntax errors of many kinds.

@@ -46,20 +46,6 @@ constexpr int64_t kStepMs = 15'000;
 constexpr int kSamples = 240;  // one hour at 15 s
 constexpr double kRelTol = 1e-9;
 
-std::string Enc(const std::string& q) {
-  std::string e;
-  for (unsigned char c : q) {
-    if (std::isalnum(c) || c == '_' || c == '.' || c == '-') {
-      e += static_cast<char>(c);
-    } else {
-      char b[4];
-      std::snprintf(b, sizeof b, "%%%02X", c);
-      e += b;
-    }
-  }
-  return e;
-}
-
 double StaleNaN() {
   uint64_t b = 0x7ff0000000000002ull;
   double v;
@@ -594,8 +580,8 @@ TEST_F(PromqlDiff, AnswersAsPrometheus242) {
         continue;
       }
       int ps = 0, ls = 0;
-      json pj = Ask(pport_, params + "&query=" + Enc(pexpr), ps);
-      json lj = Ask(lport_, params + "&query=" + Enc(lexpr), ls);
+      json pj = Ask(pport_, params + "&query=" + UrlEncode(pexpr), ps);
+      json lj = Ask(lport_, params + "&query=" + UrlEncode(lexpr), ls);
       std::string diff;
       if (pj.is_discarded() || lj.is_discarded()) {
         diff = "non-JSON answer (prometheus " + std::to_string(ps) + ", lookout " +

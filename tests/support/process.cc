@@ -1,5 +1,8 @@
 #include "tests/support/process.h"
 
+#include <cctype>
+#include <cstdio>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -202,6 +205,21 @@ bool WaitHttpOk(int port, const std::string& path, std::chrono::milliseconds lim
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;
+}
+
+std::string UrlEncode(const std::string& s) {
+  std::string e;
+  e.reserve(s.size() * 3);
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '_' || c == '.' || c == '-') {
+      e += static_cast<char>(c);
+    } else {
+      char b[4];
+      std::snprintf(b, sizeof b, "%%%02X", c);
+      e += b;
+    }
+  }
+  return e;
 }
 
 }  // namespace tests
