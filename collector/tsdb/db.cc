@@ -883,11 +883,10 @@ Status DB::Persist(bool all) {
   std::lock_guard<std::mutex> wl(writer_mu_);
   struct Item {
     MemSeries* s;
-    size_t n;
-    std::vector<ChunkMeta> chunks;
+    std::vector<ChunkMeta> chunks;  // copies of the first closed chunks, those before the cut
     bool new_series;
     int64_t cut;  // samples with t < cut are persisted; the rest go back to the head
-    std::vector<std::string> rest;  // re-encoded samples >= cut, as closed XOR chunks
+    std::vector<ChunkMeta> rest;  // samples >= cut of those chunks, re-encoded as closed chunks
   };
   std::vector<Item> items;
   int64_t now = SteadyMs();
@@ -916,13 +915,13 @@ Status DB::Persist(bool all) {
         if (FloorDiv(s->closed.front().min_time, kRowSpanMs) < last) cut = last * kRowSpanMs;
       }
       if (cut == kNoTime) {
-        if (!s->in_db) items.push_back(Item{s, 0, {}, true, cut, {}});  // only the series row
+        if (!s->in_db) items.push_back(Item{s, {}, true, cut, {}});  // only the series row
         continue;
       }
       // The closed chunks that hold samples before the cut.
       size_t n = 0;
       while (n < s->closed.size() && s->closed[n].min_time < cut) ++n;
-      items.push_back(Item{s, n,
+      items.push_back(Item{s,
                            std::vector<ChunkMeta>(s->closed.begin(),
                                                   s->closed.begin() + static_cast<long>(n)),
                            !s->in_db, cut, {}});
@@ -974,7 +973,13 @@ Status DB::Persist(bool all) {
     auto split = std::lower_bound(samples.begin(), samples.end(), it.cut,
                                   [](const chunkenc::Sample& a, int64_t t) { return a.t < t; });
     if (split != samples.end()) {
-      it.rest = chunkenc::ToXorChunks(std::span<const chunkenc::Sample>(split, samples.end()));
+      std::span<const chunkenc::Sample> tail(split, samples.end());
+      std::vector<std::string> data = chunkenc::ToXorChunks(tail);
+      const size_t per = chunkenc::kSamplesPerChunk;  // ToXorChunks' cut
+      for (size_t c = 0; c < data.size(); ++c) {
+        auto part = tail.subspan(c * per, std::min(per, tail.size() - c * per));
+        it.rest.push_back(ChunkMeta{part.front().t, part.back().t, std::move(data[c])});
+      }
       samples.erase(split, samples.end());
     }
     // Per aligned kRowSpanMs window, so retention (which drops whole blocks by max_time)
@@ -1045,20 +1050,11 @@ Status DB::Persist(bool all) {
   }
   for (Item& it : items) {
     std::lock_guard<std::mutex> l(it.s->mu);
-    it.s->closed.erase(it.s->closed.begin(), it.s->closed.begin() + static_cast<long>(it.n));
-    std::vector<ChunkMeta> back;
-    for (std::string& c : it.rest) {
-      XorIterator xi(c);
-      int64_t mn = kNoTime, mx = kNoTime;
-      while (xi.Next()) {
-        if (mn == kNoTime) mn = xi.t();
-        mx = xi.t();
-      }
-      back.push_back(ChunkMeta{mn, mx, std::move(c)});
-    }
-    it.s->closed.insert(it.s->closed.begin(), std::make_move_iterator(back.begin()),
-                        std::make_move_iterator(back.end()));
-    if (it.n > 0) it.s->closed_seen_ms = it.s->closed.empty() ? 0 : now;
+    it.s->closed.erase(it.s->closed.begin(),
+                       it.s->closed.begin() + static_cast<long>(it.chunks.size()));
+    it.s->closed.insert(it.s->closed.begin(), std::make_move_iterator(it.rest.begin()),
+                        std::make_move_iterator(it.rest.end()));
+    if (!it.chunks.empty()) it.s->closed_seen_ms = it.s->closed.empty() ? 0 : now;
     it.s->in_db = true;
   }
   stats_.chunks_persisted += nchunks;
@@ -1116,7 +1112,7 @@ Result<uint64_t> DB::DeleteBlocks(const char* select_sql, int64_t arg) {
   {
     auto sel = writer_->Prepare(select_sql);
     if (!sel.ok()) return sel.status();
-    if (std::string_view(select_sql).find("?1") != std::string_view::npos) sel->Bind(1, arg);
+    sel->Bind(1, arg);
     while (sel->Step()) {
       victims.push_back(Victim{sel->ColumnInt(0), sel->ColumnInt(1), std::string(sel->ColumnBlob(2))});
     }
@@ -1166,7 +1162,7 @@ Status DB::ApplyRetention(int64_t now_ms) {
       if (!del.ok()) return del.status();
       LOOKOUT_RETURN_IF_ERROR(del->Exec());
       uint64_t n = static_cast<uint64_t>(writer_->Changes());
-      auto nb = DeleteBlocks("SELECT id, window, refs FROM blocks ORDER BY max_time LIMIT 64", 0);
+      auto nb = DeleteBlocks("SELECT id, window, refs FROM blocks ORDER BY max_time LIMIT ?1", 64);
       if (!nb.ok()) return nb.status();
       n += *nb;
       deleted += n;

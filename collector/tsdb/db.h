@@ -117,7 +117,7 @@ class DB : public storage::Appendable, public storage::Queryable {
   // True when the head of `s` holds exactly (t, v) (bit-equal value).
   bool HasSample(MemSeries* s, int64_t t, double v);
   void Background();
-  // Deletes the group blocks that `select_sql` (columns id, window, refs; optional ?1 = arg)
+  // Deletes the group blocks that `select_sql` (columns id, window, refs; ?1 = arg)
   // returns, with their block_series rows, in one transaction. Returns how many. Needs writer_mu_.
   Result<uint64_t> DeleteBlocks(const char* select_sql, int64_t arg);
   std::unique_ptr<common::sqlite::Db> TakeReader();

@@ -803,21 +803,24 @@ class Parser {
       } else {
         return Fail(t, "grouping opts", "label"), false;
       }
-      const Token& n = Cur();
-      if (n.kind == Tok::kComma) {
-        Take();
-        if (Cur().kind == Tok::kRParen) {
-          Take();
-          return true;
-        }
-        continue;
+      if (int sep = ListSeparator(Tok::kRParen, "grouping opts", "\",\" or \")\""); sep <= 0) {
+        return sep == 0;
       }
-      if (n.kind == Tok::kRParen) {
-        Take();
-        return true;
-      }
-      return Fail(n, "grouping opts", "\",\" or \")\""), false;
     }
+  }
+
+  // After an element of a comma-separated list closed by `close` (a trailing comma allowed):
+  // 1 = another element follows, 0 = the list ended (close taken), -1 = a parse error.
+  int ListSeparator(Tok close, std::string_view ctx, std::string_view expected) {
+    if (Cur().kind == Tok::kComma) {
+      Take();
+      if (Cur().kind != close) return 1;
+    } else if (Cur().kind != close) {
+      Fail(Cur(), ctx, expected);
+      return -1;
+    }
+    Take();
+    return 0;
   }
 
   ExprPtr ParseVectorSelector(bool with_name) {
@@ -884,20 +887,9 @@ class Parser {
       } else {
         return Fail(t, "label matching", "identifier or \"}\""), false;
       }
-      const Token& n = Cur();
-      if (n.kind == Tok::kComma) {
-        Take();
-        if (Cur().kind == Tok::kRBrace) {
-          Take();
-          return true;
-        }
-        continue;
+      if (int sep = ListSeparator(Tok::kRBrace, "label matching", "\",\" or \"}\""); sep <= 0) {
+        return sep == 0;
       }
-      if (n.kind == Tok::kRBrace) {
-        Take();
-        return true;
-      }
-      return Fail(n, "label matching", "\",\" or \"}\""), false;
     }
   }
 
