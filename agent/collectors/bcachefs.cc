@@ -159,12 +159,14 @@ class BcachefsCollector : public Collector {
     return ReadDevices(dir, uuid);
   }
 
-  // Header line, then "<algorithm>[:] <compressed> <uncompressed> [<average extent>]".
-  Status ReadCompression(const std::string& path, const std::string& uuid) {
+  // A stats table: a header line, then rows "<key>[:] <field> <field> ...". Calls `row(key)`
+  // with fields_ set for each row of at least 3 fields; `row` returns false for a malformed row,
+  // which fails the file. A missing file is no error.
+  template <typename Row>
+  Status ForEachStatsRow(const std::string& path, Row row) {
     auto r = ReadOptional(path);
     if (!r.ok()) return r.status();
     if (!*r) return Status::Ok();
-    size_t scope = pending_.size();
     bool first = true;
     Status st;
     procfs::ForEachLine(buf_, [&](std::string_view line) {
@@ -175,13 +177,21 @@ class BcachefsCollector : public Collector {
       }
       procfs::SplitFields(line, fields_);
       if (fields_.size() < 3) return;
-      std::string_view algo = fields_[0];
-      if (!algo.empty() && algo.back() == ':') algo.remove_suffix(1);
+      std::string_view key = fields_[0];
+      if (!key.empty() && key.back() == ':') key.remove_suffix(1);
+      if (!row(key)) st = Bad(path);
+    });
+    return st;
+  }
+
+  // Header line, then "<algorithm>[:] <compressed> <uncompressed> [<average extent>]".
+  Status ReadCompression(const std::string& path, const std::string& uuid) {
+    size_t scope = pending_.size();
+    return ForEachStatsRow(path, [&](std::string_view algo) {
       double compressed, uncompressed, avg;
       if (!ParseHumanBytes(fields_[1], compressed) || !ParseHumanBytes(fields_[2], uncompressed) ||
           (fields_.size() >= 4 && !ParseHumanBytes(fields_[3], avg))) {
-        st = Bad(path);
-        return;
+        return false;
       }
       // Both families are keyed by algorithm; a repeated algorithm keeps its last line.
       pending_.Add("node_bcachefs_compression_compressed_bytes",
@@ -190,8 +200,8 @@ class BcachefsCollector : public Collector {
       pending_.Add("node_bcachefs_compression_uncompressed_bytes",
                    "Uncompressed size of the data written with this algorithm.", MetricType::kGauge,
                    uncompressed, {{"uuid", uuid}, {"algorithm", algo}}, scope);
+      return true;
     });
-    return st;
   }
 
   // "<error type> <count> [<last time>]".
@@ -261,36 +271,19 @@ class BcachefsCollector : public Collector {
 
   // Header line, then "<type>: <count> <average size>".
   Status ReadBtreeWrites(const std::string& path, const std::string& uuid) {
-    auto r = ReadOptional(path);
-    if (!r.ok()) return r.status();
-    if (!*r) return Status::Ok();
     size_t scope = pending_.size();
-    bool first = true;
-    Status st;
-    procfs::ForEachLine(buf_, [&](std::string_view line) {
-      if (!st.ok()) return;
-      if (first) {
-        first = false;
-        return;
-      }
-      procfs::SplitFields(line, fields_);
-      if (fields_.size() < 3) return;
-      std::string_view type = fields_[0];
-      if (!type.empty() && type.back() == ':') type.remove_suffix(1);
+    return ForEachStatsRow(path, [&](std::string_view type) {
       uint64_t count;
       double size;
-      if (!procfs::ParseUint(fields_[1], count) || !ParseHumanBytes(fields_[2], size)) {
-        st = Bad(path);
-        return;
-      }
+      if (!procfs::ParseUint(fields_[1], count) || !ParseHumanBytes(fields_[2], size)) return false;
       pending_.Add("node_bcachefs_btree_writes_total", "Btree node writes, by write type.",
                    MetricType::kCounter, static_cast<double>(count),
                    {{"uuid", uuid}, {"type", type}}, scope);
       pending_.Add("node_bcachefs_btree_write_average_size_bytes",
                    "Average size of a btree node write, by write type.", MetricType::kGauge, size,
                    {{"uuid", uuid}, {"type", type}}, scope);
+      return true;
     });
-    return st;
   }
 
   // A sysfs attribute holding a plain unsigned number; 0 when missing.
