@@ -61,6 +61,12 @@ void TsdbMetrics(const collector::tsdb::DB& db, uint64_t wal_bytes, common::metr
             static_cast<double>(db.DbBytes()));
   out.Counter("lookout_tsdb_retention_deleted_chunks_total", "Chunks deleted by retention.",
               d(s.retention_deleted_chunks));
+  out.Counter("lookout_tsdb_block_cache_hits_total", "Query reads of a block found in the block cache.",
+              static_cast<double>(db.BlockCacheHits()));
+  out.Counter("lookout_tsdb_block_cache_misses_total", "Query reads of a block that inflated it from SQLite.",
+              static_cast<double>(db.BlockCacheMisses()));
+  out.Gauge("lookout_tsdb_block_cache_bytes", "Memory held by the block cache.",
+            static_cast<double>(db.BlockCacheBytes()));
 }
 
 }  // namespace
@@ -71,7 +77,7 @@ int main(int argc, char** argv) try {
   app.get_formatter()->column_width(50);
   std::string listen = ":9090", path = "data/", retention_time = "15d", retention_size = "0";
   std::string wal_sync = "segment", log_level = "info", max_write = "64MB", persist_every = "1m";
-  std::string segment_size = "128MB", checkpoint_bytes = "256MB";
+  std::string segment_size = "128MB", checkpoint_bytes = "256MB", block_cache = "512MB";
   std::string config_file = "lookout.yml";
   auto* config_opt = app.add_option("--config.file", config_file,
                                     "lookout-collector configuration file (prometheus.yml shape).")
@@ -95,6 +101,9 @@ int main(int argc, char** argv) try {
       ->capture_default_str();
   app.add_option("--storage.tsdb.checkpoint-size", checkpoint_bytes,
                  "WAL size past which the head is checkpointed and older segments deleted.")
+      ->capture_default_str();
+  app.add_option("--storage.tsdb.block-cache-size", block_cache,
+                 "Memory for inflated blocks kept for queries (0 disables).")
       ->capture_default_str();
   app.add_option("--web.remote-write.max-bytes", max_write,
                  "Largest remote-write body accepted, after decompression.")
@@ -124,10 +133,11 @@ int main(int argc, char** argv) try {
   auto mw = common::ParseBytes(max_write);
   auto ss = common::ParseBytes(segment_size);
   auto cb = common::ParseBytes(checkpoint_bytes);
+  auto bc = common::ParseBytes(block_cache);
   auto qt = common::ParseDurationMs(query_timeout);
   auto ql = common::ParseDurationMs(query_lookback);
   for (const common::Status* s : {&rt.status(), &rs.status(), &pe.status(), &mw.status(),
-                                  &ss.status(), &cb.status(), &qt.status(), &ql.status()}) {
+                                  &ss.status(), &cb.status(), &bc.status(), &qt.status(), &ql.status()}) {
     if (!s->ok()) {
       std::cerr << "lookout-collector: " << s->message() << "\n";
       return 2;
@@ -161,6 +171,7 @@ int main(int argc, char** argv) try {
   topts.persist_interval_ms = std::max<int64_t>(*pe, 100);
   topts.wal_segment_bytes = std::max<uint64_t>(*ss, 4096);
   topts.checkpoint_wal_bytes = *cb;
+  topts.block_cache_bytes = *bc;
   topts.sync = wal_sync == "commit" ? collector::tsdb::wal::SyncPolicy::kEveryCommit
                                     : collector::tsdb::wal::SyncPolicy::kSegment;
   auto db = collector::tsdb::DB::Open(topts, log.Child("tsdb"));

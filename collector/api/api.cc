@@ -144,59 +144,68 @@ void AppendLabelsJson(std::string& out, const Labels& l) {
 
 void AppendPoint(std::string& out, int64_t t, double v) {
   out += '[';
-  out += FormatTimestamp(t);
+  AppendTimestamp(out, t);
   out += ",\"";
-  out += FormatSampleValue(v);
+  AppendSampleValue(out, v);
   out += "\"]";
 }
 
 // Go's strconv.FormatFloat(v, fmt, -1, 64) for fmt 'f' or 'e' (finite, non-zero v): the
-// shortest round-trip digits laid out in that format.
-std::string GoFormatFloat(double v, char fmt) {
+// shortest round-trip digits laid out in that format, appended to `out` (no allocation beyond
+// out's growth: range results format hundreds of thousands of values).
+void AppendGoFloat(std::string& out, double v, char fmt) {
   char sci[64];
   auto res = std::to_chars(sci, sci + sizeof sci, v, std::chars_format::scientific);
   std::string_view s(sci, static_cast<size_t>(res.ptr - sci));
-  std::string out;
   if (!s.empty() && s[0] == '-') {
     out += '-';
     s.remove_prefix(1);
   }
   size_t epos = s.find('e');
-  std::string digits;
+  char digits[32];
+  size_t nd = 0;
   for (char c : s.substr(0, epos)) {
-    if (c != '.') digits += c;
+    if (c != '.' && nd < sizeof digits) digits[nd++] = c;
   }
+  std::string_view ds(digits, nd);
   int exp = 0;
   std::string_view es = s.substr(epos + 1);
   if (!es.empty() && es[0] == '+') es.remove_prefix(1);
   std::from_chars(es.data(), es.data() + es.size(), exp);
   if (fmt == 'e') {
-    out += digits[0];
-    if (digits.size() > 1) {
+    out += ds[0];
+    if (nd > 1) {
       out += '.';
-      out += digits.substr(1);
+      out += ds.substr(1);
     }
     out += 'e';
     out += exp < 0 ? '-' : '+';
     int ae = exp < 0 ? -exp : exp;
     if (ae < 10) out += '0';
-    out += std::to_string(ae);
-    return out;
+    char eb[8];
+    auto er = std::to_chars(eb, eb + sizeof eb, ae);
+    out.append(eb, er.ptr);
+    return;
   }
-  int nd = static_cast<int>(digits.size());
   int dp = exp + 1;  // digits before the decimal point
+  int n = static_cast<int>(nd);
   if (dp <= 0) {
     out += "0.";
     out.append(static_cast<size_t>(-dp), '0');
-    out += digits;
-  } else if (dp >= nd) {
-    out += digits;
-    out.append(static_cast<size_t>(dp - nd), '0');
+    out += ds;
+  } else if (dp >= n) {
+    out += ds;
+    out.append(static_cast<size_t>(dp - n), '0');
   } else {
-    out += digits.substr(0, static_cast<size_t>(dp));
+    out += ds.substr(0, static_cast<size_t>(dp));
     out += '.';
-    out += digits.substr(static_cast<size_t>(dp));
+    out += ds.substr(static_cast<size_t>(dp));
   }
+}
+
+std::string GoFormatFloat(double v, char fmt) {
+  std::string out;
+  AppendGoFloat(out, v, fmt);
   return out;
 }
 
@@ -531,29 +540,46 @@ Result<int64_t> ParseDurationParamMs(std::string_view s) {
   return d;
 }
 
-std::string FormatSampleValue(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  if (v == 0) return std::signbit(v) ? "-0" : "0";
-  double a = std::fabs(v);
-  return GoFormatFloat(v, a < 1e-6 || a >= 1e21 ? 'e' : 'f');
+void AppendSampleValue(std::string& out, double v) {
+  if (std::isnan(v)) {
+    out += "NaN";
+  } else if (std::isinf(v)) {
+    out += v > 0 ? "+Inf" : "-Inf";
+  } else if (v == 0) {
+    out += std::signbit(v) ? "-0" : "0";
+  } else {
+    double a = std::fabs(v);
+    AppendGoFloat(out, v, a < 1e-6 || a >= 1e21 ? 'e' : 'f');
+  }
 }
 
-std::string FormatTimestamp(int64_t ms) {
+std::string FormatSampleValue(double v) {
   std::string out;
+  AppendSampleValue(out, v);
+  return out;
+}
+
+// Prometheus' jsonutil.MarshalTimestamp: seconds, then the milliseconds as 3 digits if any.
+void AppendTimestamp(std::string& out, int64_t ms) {
   uint64_t t = static_cast<uint64_t>(ms);
   if (ms < 0) {
     out += '-';
     t = 0 - t;
   }
-  out += std::to_string(t / 1000);
+  char b[24];
+  auto r = std::to_chars(b, b + sizeof b, t / 1000);
+  out.append(b, r.ptr);
   uint64_t frac = t % 1000;
   if (frac != 0) {
-    out += '.';
-    if (frac < 100) out += '0';
-    if (frac < 10) out += '0';
-    out += std::to_string(frac);
+    char f[4] = {'.', static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
+                 static_cast<char>('0' + frac % 10)};
+    out.append(f, 4);
   }
+}
+
+std::string FormatTimestamp(int64_t ms) {
+  std::string out;
+  AppendTimestamp(out, ms);
   return out;
 }
 

@@ -63,8 +63,10 @@ common::Result<int64_t> ParseDurationParamMs(std::string_view s);
 // a sample value as a JSON string: "NaN", "+Inf", "-Inf", else Go's strconv.FormatFloat(v, 'f', -1)
 // unless |v| < 1e-6 or |v| >= 1e21 (then 'e': "1e-07", "1e+21").
 std::string FormatSampleValue(double v);
-// A timestamp in ms as a JSON number of seconds: "1710497700", "1710497700.005", "-1.5".
+void AppendSampleValue(std::string& out, double v);
+// A timestamp in ms as a JSON number of seconds: "1710497700", "1710497700.005", "-1.500".
 std::string FormatTimestamp(int64_t ms);
+void AppendTimestamp(std::string& out, int64_t ms);
 // {"resultType":"...","result":...} for a query result. `limit` > 0 truncates vectors and
 // matrices to that many series (sets *truncated).
 std::string RenderQueryData(const promql::Value& v, size_t limit, bool* truncated);

@@ -60,4 +60,21 @@ std::string Matcher::ToString() const {
   return name_ + op + "\"" + value_ + "\"";
 }
 
+Status SeriesSet::TakeSamples(std::vector<Sample>& out, std::vector<int64_t>& st) {
+  out.clear();
+  st.clear();
+  auto it = At().Iterator();
+  bool any_st = false;
+  while (it->Next()) {
+    int64_t s = it->st();
+    if (s != 0 && !any_st) {
+      any_st = true;
+      st.assign(out.size(), 0);
+    }
+    out.push_back(Sample{it->t(), it->v()});
+    if (any_st) st.push_back(s);
+  }
+  return it->status();
+}
+
 }  // namespace collector::storage

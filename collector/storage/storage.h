@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "collector/model/labels.h"
+#include "collector/storage/sample.h"
 #include "common/base/status.h"
 #include "common/re2/regex.h"
 
@@ -92,7 +93,8 @@ class SampleIterator {
   virtual double v() const = 0;
   // Start timestamp (OTel start time / created timestamp) of the current sample in ms, 0 when
   // unknown. Optional: a storage that keeps none inherits this default. Only the PromQL test
-  // runner's MemoryStorage sets it so far (start_timestamps.test); the engine does not read it yet.
+  // runner's MemoryStorage sets it so far (start_timestamps.test); the engine uses it in rate,
+  // increase, irate, resets and start_timestamp() (docs/promql.md).
   virtual int64_t st() const { return 0; }
   virtual Status status() const = 0;
 };
@@ -110,8 +112,6 @@ class Series {
   virtual const Labels& labels() const = 0;
   // Samples within the Select() range, merged over persisted and head chunks.
   virtual std::unique_ptr<SampleIterator> Iterator() const = 0;
-  // The chunks overlapping the Select() range, ordered by min_time (chunk iterator access).
-  virtual const std::vector<ChunkMeta>& Chunks() const = 0;
 };
 
 class SeriesSet {
@@ -120,6 +120,12 @@ class SeriesSet {
   virtual bool Next() = 0;
   virtual const Series& At() const = 0;
   virtual Status status() const = 0;
+  // The samples of At() (those its Iterator() yields, in time order) moved into `out`, which is
+  // replaced; `st` gets their start timestamps (SampleIterator::st()) in parallel, or stays empty
+  // when every one is 0. Call at most once per series, instead of Iterator(): a storage that
+  // holds decoded samples hands them over without a copy (tsdb). The default drains Iterator().
+  // Errors are the iterator's.
+  virtual Status TakeSamples(std::vector<Sample>& out, std::vector<int64_t>& st);
 };
 
 // A read view over [mint, maxt]. Thread affinity: one thread at a time.

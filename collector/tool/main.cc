@@ -67,7 +67,7 @@ void PrintIndented(std::string_view label, const std::string& text) {
 int TestPromql(const std::vector<std::string>& files, bool verbose, bool conservative_nh_skip) {
 #ifdef LOOKOUT_HAVE_PROMQLTEST
   namespace pt = collector::promql::promqltest;
-  int passed = 0, failed = 0, skipped = 0, skipped_nh = 0, skipped_st = 0, msg_mismatch = 0, notes = 0;
+  int passed = 0, failed = 0, skipped = 0, skipped_nh = 0, msg_mismatch = 0, notes = 0;
   for (const auto& f : files) {
     pt::RunOptions opts;
     opts.conservative_nh_skip = conservative_nh_skip;
@@ -92,20 +92,17 @@ int TestPromql(const std::vector<std::string>& files, bool verbose, bool conserv
       }
     }
     if (verbose) {
-      std::printf("%s: %d passed, %d failed, %d skipped (%d native histograms, %d start timestamps)\n",
-                  f.c_str(), rep.passed, rep.failed, rep.skipped, rep.skipped_native_histograms,
-                  rep.skipped_start_timestamps);
+      std::printf("%s: %d passed, %d failed, %d skipped (%d native histograms)\n", f.c_str(),
+                  rep.passed, rep.failed, rep.skipped, rep.skipped_native_histograms);
     }
     passed += rep.passed;
     failed += rep.failed;
     skipped += rep.skipped;
     skipped_nh += rep.skipped_native_histograms;
-    skipped_st += rep.skipped_start_timestamps;
     msg_mismatch += rep.fail_message_mismatches;
     notes += rep.annotation_notes;
   }
-  std::printf("skipped: %d for native histograms, %d needing start timestamps (not histogram-related)\n",
-              skipped_nh, skipped_st);
+  std::printf("skipped: %d for native histograms\n", skipped_nh);
   std::printf("of the failures, %d are error-message mismatches of `expect fail`; %d evals have "
               "annotation-text notes (not failures%s)\n",
               msg_mismatch, notes, verbose ? "" : "; see --verbose");

@@ -10,8 +10,10 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <thread>
 #include <unordered_set>
 
+#include "collector/tsdb/block_cache.h"
 #include "collector/tsdb/chunkenc/block.h"
 #include "collector/tsdb/chunkenc/varint.h"
 #include "common/sqlite/db.h"
@@ -25,6 +27,7 @@ using chunkenc::XorIterator;
 using common::sqlite::Stmt;
 using storage::ChunkMeta;
 using storage::Labels;
+using storage::Sample;
 
 using chunkenc::GetUvarint;
 using chunkenc::GetVarint;
@@ -44,6 +47,11 @@ constexpr int kPageSize = 4096;
 constexpr size_t kMaxLabelSetBytes = 1 << 20;
 constexpr size_t kGroupMaxSeries = 256;
 constexpr size_t kMaxViewsPerSelect = 256;
+// A Select reads persisted rows on up to this many threads, each given at least
+// kMinSeriesPerReadThread series.
+constexpr size_t kMaxReadThreads = 4;
+constexpr size_t kMinSeriesPerReadThread = 64;
+constexpr int64_t kReaderMmapBytes = int64_t{1} << 30;
 constexpr size_t kGroupMaxSamples = 64 * 1024;
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
@@ -118,6 +126,9 @@ struct DB::MemSeries {
   int64_t last_t = kNoTime;
   uint64_t last_bits = 0;
   bool in_db = false;  // row in the series table
+  // The newest persisted sample's time (kNoTime: none). Retention may have deleted it since; a
+  // Select skips SQLite for a series whose range starts after it.
+  int64_t db_max_t = kNoTime;
   int64_t closed_seen_ms = 0;  // when Persist first saw `closed` non-empty (steady clock); 0 = not
   // The newest sample of this series in the uncommitted batch of appender `batch_id` (0 = none),
   // so a batch checks its own order without a per-batch map. When two appenders interleave on one
@@ -145,7 +156,13 @@ struct DB::Stripe {
 };
 
 DB::DB(Options opts, common::log::Logger log)
-    : opts_(std::move(opts)), log_(std::move(log)), stripes_(new Stripe[kStripes]) {}
+    : opts_(std::move(opts)), log_(std::move(log)), stripes_(new Stripe[kStripes]) {
+  if (opts_.block_cache_bytes > 0) block_cache_ = std::make_unique<BlockCache>(opts_.block_cache_bytes);
+}
+
+uint64_t DB::BlockCacheHits() const { return block_cache_ ? block_cache_->hits() : 0; }
+uint64_t DB::BlockCacheMisses() const { return block_cache_ ? block_cache_->misses() : 0; }
+uint64_t DB::BlockCacheBytes() const { return block_cache_ ? block_cache_->bytes() : 0; }
 
 DB::~DB() {
   {
@@ -256,10 +273,18 @@ Status DB::Init() {
       while (mx->Step()) {
         if (MemSeries* s = GetByRef(static_cast<SeriesRef>(mx->ColumnInt(0)))) {
           s->last_t = std::max(s->last_t, mx->ColumnInt(1));
+          s->db_max_t = std::max(s->db_max_t, mx->ColumnInt(1));
         }
       }
       LOOKOUT_RETURN_IF_ERROR(mx->status());
     }
+  }
+
+  {
+    auto lc = writer_->Prepare("SELECT 1 FROM chunks LIMIT 1");
+    if (!lc.ok()) return lc.status();
+    has_legacy_chunks_ = lc->Step();
+    LOOKOUT_RETURN_IF_ERROR(lc->status());
   }
 
   // WAL replay.
@@ -527,17 +552,26 @@ std::unique_ptr<storage::Appender> DB::NewAppender() { return std::make_unique<H
 
 namespace {
 
-// Iterates the samples of several chunks ordered by min_time, within [mint, maxt], skipping
-// samples at or before the last one returned (persisted and head chunks may overlap briefly).
-class MergedIterator : public storage::SampleIterator {
+// Iterates a Select's samples of one series: the persisted ones (decoded, within [mint, maxt],
+// in time order) then the head chunks, skipping samples at or before the last one returned (a
+// chunk persisted while the Select ran is in both).
+class SeriesIterator : public storage::SampleIterator {
  public:
-  MergedIterator(const std::vector<ChunkMeta>* chunks, int64_t mint, int64_t maxt)
-      : chunks_(chunks), mint_(mint), maxt_(maxt) {}
+  SeriesIterator(std::span<const Sample> persisted, const std::vector<ChunkMeta>* head,
+                 int64_t mint, int64_t maxt)
+      : persisted_(persisted), head_(head), mint_(mint), maxt_(maxt) {}
   bool Next() override {
+    if (pos_ < persisted_.size()) {
+      t_ = persisted_[pos_].t;
+      v_ = persisted_[pos_].v;
+      ++pos_;
+      has_ = true;
+      return true;
+    }
     for (;;) {
       if (!it_) {
-        if (idx_ >= chunks_->size()) return false;
-        it_.emplace((*chunks_)[idx_++].data);
+        if (idx_ >= head_->size()) return false;
+        it_.emplace((*head_)[idx_++].data);
       }
       while (it_->Next()) {
         int64_t t = it_->t();
@@ -554,6 +588,13 @@ class MergedIterator : public storage::SampleIterator {
   }
   bool Seek(int64_t t) override {
     if (has_ && t_ >= t) return true;
+    if (pos_ < persisted_.size() && persisted_.back().t >= t) {
+      auto p = std::lower_bound(persisted_.begin() + static_cast<std::ptrdiff_t>(pos_),
+                                persisted_.end(), t,
+                                [](const Sample& a, int64_t x) { return a.t < x; });
+      pos_ = static_cast<size_t>(p - persisted_.begin());
+      return Next();
+    }
     while (Next()) {
       if (t_ >= t) return true;
     }
@@ -564,7 +605,9 @@ class MergedIterator : public storage::SampleIterator {
   Status status() const override { return err_; }
 
  private:
-  const std::vector<ChunkMeta>* chunks_;
+  std::span<const Sample> persisted_;
+  size_t pos_ = 0;
+  const std::vector<ChunkMeta>* head_;
   int64_t mint_, maxt_;
   size_t idx_ = 0;
   std::optional<XorIterator> it_;
@@ -574,20 +617,41 @@ class MergedIterator : public storage::SampleIterator {
   Status err_;
 };
 
-class StoredSeries : public storage::Series {
- public:
-  StoredSeries(Labels l, std::vector<ChunkMeta> c, int64_t mint, int64_t maxt)
-      : labels_(std::move(l)), chunks_(std::move(c)), mint_(mint), maxt_(maxt) {}
-  const Labels& labels() const override { return labels_; }
+// One series of a Select. The querier fills `persisted` (decoded rows, in [mint, maxt], strictly
+// increasing) and `head` (copies of its head chunks, taken under the series lock).
+struct StoredSeries final : public storage::Series {
+  StoredSeries(SeriesRef r, Labels l, int64_t mn, int64_t mx)
+      : ref(r), lset(std::move(l)), mint(mn), maxt(mx) {}
+  const Labels& labels() const override { return lset; }
   std::unique_ptr<storage::SampleIterator> Iterator() const override {
-    return std::make_unique<MergedIterator>(&chunks_, mint_, maxt_);
+    return std::make_unique<SeriesIterator>(persisted, &head, mint, maxt);
   }
-  const std::vector<ChunkMeta>& Chunks() const override { return chunks_; }
+  // Appends the head's samples to `persisted` and moves the lot out.
+  Status Take(std::vector<Sample>& out) {
+    for (const ChunkMeta& c : head) {
+      if (c.max_time < mint || c.min_time > maxt) continue;
+      if (!persisted.empty() && c.max_time <= persisted.back().t) continue;
+      XorIterator it(c.data);
+      while (it.Next()) {
+        int64_t t = it.t();
+        if (t < mint || (!persisted.empty() && t <= persisted.back().t)) continue;
+        if (t > maxt) break;
+        persisted.push_back(Sample{t, it.v()});
+      }
+      if (!it.status().ok()) return it.status();
+    }
+    head.clear();
+    out = std::move(persisted);
+    persisted.clear();
+    return Status::Ok();
+  }
 
- private:
-  Labels labels_;
-  std::vector<ChunkMeta> chunks_;
-  int64_t mint_, maxt_;
+  SeriesRef ref;
+  Labels lset;
+  int64_t mint, maxt;
+  bool read_db = false;  // may have persisted samples in [mint, maxt]
+  std::vector<Sample> persisted;
+  std::vector<ChunkMeta> head;
 };
 
 class VectorSeriesSet : public storage::SeriesSet {
@@ -596,11 +660,16 @@ class VectorSeriesSet : public storage::SeriesSet {
       : series_(std::move(s)), status_(std::move(st)) {}
   bool Next() override {
     if (pos_ >= series_.size()) return false;
+    if (pos_ > 0) series_[pos_ - 1].reset();  // a consumed series' samples go now
     ++pos_;
     return true;
   }
   const storage::Series& At() const override { return *series_[pos_ - 1]; }
   Status status() const override { return status_; }
+  Status TakeSamples(std::vector<Sample>& out, std::vector<int64_t>& st) override {
+    st.clear();
+    return series_[pos_ - 1]->Take(out);
+  }
 
  private:
   std::vector<std::unique_ptr<StoredSeries>> series_;
@@ -677,7 +746,11 @@ std::unique_ptr<common::sqlite::Db> DB::TakeReader() {
     }
   }
   auto db = common::sqlite::Db::Open(opts_.dir + "/lookout.db", true);
-  return db.ok() ? std::move(db).value() : nullptr;
+  if (!db.ok()) return nullptr;
+  // Rows are read through a memory map (no pread and copy per page) and a 32 MiB page cache.
+  (void)(*db)->Exec("PRAGMA mmap_size=" + std::to_string(kReaderMmapBytes));
+  (void)(*db)->Exec("PRAGMA cache_size=-32768");
+  return std::move(db).value();
 }
 
 void DB::ReturnReader(std::unique_ptr<common::sqlite::Db> db) {
@@ -694,139 +767,185 @@ class DBQuerier : public storage::Querier {
                                              std::span<const storage::Matcher> ms) override {
     mint = std::max(mint, mint_);
     maxt = std::min(maxt, maxt_);
-    std::vector<SeriesRef> refs = db_->MatchRefs(ms);
     // In label order: group blocks hold series in label order, so consecutive series mostly
     // share their blocks (one inflate per block and window), and the result needs no sort.
-    {
-      std::vector<std::pair<const Labels*, SeriesRef>> by_labels;
-      by_labels.reserve(refs.size());
-      for (SeriesRef r : refs) {
-        if (DB::MemSeries* m = db_->GetByRef(r)) by_labels.emplace_back(&m->labels, r);
-      }
-      std::sort(by_labels.begin(), by_labels.end(),
-                [](const auto& a, const auto& b) { return *a.first < *b.first; });
-      refs.clear();
-      for (const auto& [l, r] : by_labels) refs.push_back(r);
+    std::vector<std::pair<const Labels*, DB::MemSeries*>> by_labels;
+    for (SeriesRef r : db_->MatchRefs(ms)) {
+      if (DB::MemSeries* m = db_->GetByRef(r)) by_labels.emplace_back(&m->labels, m);
     }
+    std::sort(by_labels.begin(), by_labels.end(),
+              [](const auto& a, const auto& b) { return *a.first < *b.first; });
     std::vector<std::unique_ptr<StoredSeries>> out;
-    Status status;
-    std::vector<chunkenc::Sample> samples;
-    auto reader = db_->TakeReader();
-    // One read transaction for the whole Select: a consistent view, one file lock.
-    bool in_tx = reader && reader->Exec("BEGIN").ok();
-    std::optional<Stmt> q, qm, qb;
-    if (reader) {
-      auto st = reader->Prepare(
-          "SELECT min_time, max_time, data FROM chunks WHERE series_id = ?1 AND max_time >= ?2 "
-          "AND min_time <= ?3 ORDER BY min_time");
-      if (st.ok()) q.emplace(std::move(st).value());
-      auto sm = reader->Prepare(
-          "SELECT block_id FROM block_series WHERE series_id = ?1 AND window >= ?2 "
-          "AND window <= ?3 AND max_time >= ?4 ORDER BY window, block_id");
-      if (sm.ok()) qm.emplace(std::move(sm).value());
-      auto sb = reader->Prepare("SELECT data FROM blocks WHERE id = ?1");
-      if (sb.ok()) qb.emplace(std::move(sb).value());
-    }
-    // Inflated group blocks of this Select: the members of a block are usually selected
-    // together (one metric's series sit side by side).
-    std::unordered_map<int64_t, chunkenc::GroupView> views;
-    std::vector<int64_t> block_ids;
-    auto add_samples = [&](std::vector<ChunkMeta>& chunks) {
-      // Back to XOR chunks of 120 samples, keeping those inside [mint, maxt].
-      auto lo = std::lower_bound(samples.begin(), samples.end(), mint,
-                                 [](const chunkenc::Sample& a, int64_t t) { return a.t < t; });
-      auto hi = std::upper_bound(lo, samples.end(), maxt,
-                                 [](int64_t t, const chunkenc::Sample& a) { return t < a.t; });
-      std::span<const chunkenc::Sample> in(lo, hi);
-      for (size_t i = 0; i < in.size(); i += chunkenc::kSamplesPerChunk) {
-        auto part = in.subspan(i, std::min<size_t>(chunkenc::kSamplesPerChunk, in.size() - i));
-        auto x = chunkenc::ToXorChunks(part);
-        chunks.push_back(ChunkMeta{part.front().t, part.back().t, std::move(x.front())});
-      }
-    };
-    for (SeriesRef ref : refs) {
-      DB::MemSeries* s = db_->GetByRef(ref);
-      if (s == nullptr) continue;
-      std::vector<ChunkMeta> chunks;
-      bool maybe_persisted;
-      // Head first, then SQLite: a chunk persisted in between is then found in SQLite.
+    out.reserve(by_labels.size());
+    std::vector<StoredSeries*> read_db;
+    // Head first, then SQLite: a chunk persisted in between is then found in SQLite.
+    for (const auto& [lset, s] : by_labels) {
+      auto ss = std::make_unique<StoredSeries>(s->ref, *lset, mint, maxt);
       {
         std::lock_guard<std::mutex> l(s->mu);
         for (const auto& c : s->closed) {
-          if (c.max_time >= mint && c.min_time <= maxt) chunks.push_back(c);
+          if (c.max_time >= mint && c.min_time <= maxt) ss->head.push_back(c);
         }
         if (s->head.NumSamples() > 0 && s->head.MaxTime() >= mint && s->head.MinTime() <= maxt) {
-          chunks.push_back(ChunkMeta{s->head.MinTime(), s->head.MaxTime(), s->head.Bytes()});
+          ss->head.push_back(ChunkMeta{s->head.MinTime(), s->head.MaxTime(), s->head.Bytes()});
         }
-        maybe_persisted = s->in_db;
+        ss->read_db = s->in_db && s->db_max_t >= mint;
       }
-      if (maybe_persisted && q) {
-        q->Bind(1, static_cast<int64_t>(ref)).Bind(2, mint).Bind(3, maxt);
-        while (q->Step()) {
-          std::string_view data = q->ColumnBlob(2);
-          if (!chunkenc::IsBlock(data)) {
-            chunks.push_back(ChunkMeta{q->ColumnInt(0), q->ColumnInt(1), std::string(data)});
-            continue;
+      if (ss->read_db) read_db.push_back(ss.get());
+      out.push_back(std::move(ss));
+    }
+    Status status = ReadPersisted(read_db, mint, maxt);
+    std::erase_if(out, [](const std::unique_ptr<StoredSeries>& s) {
+      return s->persisted.empty() && s->head.empty();
+    });
+    (void)sorted;  // already in label order
+    return std::make_unique<VectorSeriesSet>(std::move(out), std::move(status));
+  }
+ private:
+  // Decodes the persisted samples in [mint, maxt] of `series` (in label order) into their
+  // `persisted`. Long lists are split into contiguous runs (neighbours share group blocks) read
+  // on up to kMaxReadThreads threads, each with its own connection and read transaction.
+  Status ReadPersisted(std::span<StoredSeries* const> series, int64_t mint, int64_t maxt) {
+    size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, kMaxReadThreads);
+    threads = std::min(threads, series.size() / kMinSeriesPerReadThread);
+    if (threads <= 1) return ReadRun(series, mint, maxt);
+    std::vector<Status> st(threads);
+    std::vector<std::thread> workers;
+    size_t per = (series.size() + threads - 1) / threads;
+    for (size_t i = 1; i < threads; ++i) {
+      auto run = series.subspan(std::min(series.size(), i * per));
+      run = run.first(std::min(run.size(), per));
+      workers.emplace_back([this, run, mint, maxt, &st, i] { st[i] = ReadRun(run, mint, maxt); });
+    }
+    st[0] = ReadRun(series.first(per), mint, maxt);
+    for (auto& w : workers) w.join();
+    for (auto& s : st) {
+      if (!s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
+  Status ReadRun(std::span<StoredSeries* const> series, int64_t mint, int64_t maxt) {
+    if (series.empty()) return Status::Ok();
+    auto reader = db_->TakeReader();
+    if (!reader) return Status::IOError("tsdb: cannot open a read connection");
+    // One read transaction for the run: a consistent view, one file lock. The cache's epoch is
+    // read before it starts (block_cache.h).
+    uint64_t epoch = db_->block_cache_ ? db_->block_cache_->epoch() : 0;
+    bool in_tx = reader->Exec("BEGIN").ok();
+    Status status = ReadRunWith(*reader, series, mint, maxt, epoch);
+    if (in_tx && !reader->Exec("COMMIT").ok()) reader.reset();  // never reuse a stuck connection
+    db_->ReturnReader(std::move(reader));
+    return status;
+  }
+
+  Status ReadRunWith(common::sqlite::Db& reader, std::span<StoredSeries* const> series,
+                     int64_t mint, int64_t maxt, uint64_t epoch) {
+    std::optional<Stmt> legacy;
+    if (db_->has_legacy_chunks_) {
+      auto st = reader.Prepare(
+          "SELECT min_time, max_time, data FROM chunks WHERE series_id = ?1 AND max_time >= ?2 "
+          "AND min_time <= ?3 ORDER BY min_time");
+      if (!st.ok()) return st.status();
+      legacy.emplace(std::move(st).value());
+    }
+    auto qm = reader.Prepare(
+        "SELECT block_id FROM block_series WHERE series_id = ?1 AND window >= ?2 "
+        "AND window <= ?3 AND max_time >= ?4 ORDER BY window, block_id");
+    if (!qm.ok()) return qm.status();
+    auto qb = reader.Prepare("SELECT data FROM blocks WHERE id = ?1");
+    if (!qb.ok()) return qb.status();
+    Status status;
+    // Inflated group blocks of this run: the members of a block are usually selected together
+    // (one metric's series sit side by side). Shared with the block cache.
+    std::unordered_map<int64_t, std::shared_ptr<const chunkenc::GroupView>> views;
+    BlockCache* cache = db_->block_cache_.get();
+    std::vector<int64_t> block_ids;
+    std::vector<Sample> scratch;
+    // Moves scratch's samples in [mint, maxt] to the end of `out`.
+    auto keep = [&](std::vector<Sample>& out) {
+      auto lo = std::lower_bound(scratch.begin(), scratch.end(), mint,
+                                 [](const Sample& a, int64_t t) { return a.t < t; });
+      auto hi = std::upper_bound(lo, scratch.end(), maxt,
+                                 [](int64_t t, const Sample& a) { return t < a.t; });
+      out.insert(out.end(), lo, hi);
+    };
+    for (StoredSeries* s : series) {
+      if (legacy) {
+        legacy->Bind(1, static_cast<int64_t>(s->ref)).Bind(2, mint).Bind(3, maxt);
+        while (legacy->Step()) {
+          std::string_view data = legacy->ColumnBlob(2);
+          scratch.clear();
+          Status ds;
+          if (chunkenc::IsBlock(data)) {
+            ds = chunkenc::DecodeBlock(data, scratch);
+          } else {
+            XorIterator it(data);
+            while (it.Next()) scratch.push_back(Sample{it.t(), it.v()});
+            ds = it.status();
           }
-          samples.clear();
-          Status ds = chunkenc::DecodeBlock(data, samples);
           if (!ds.ok()) {
-            status = ds.Annotate("series " + std::to_string(ref));
+            status = ds.Annotate("series " + std::to_string(s->ref));
             continue;
           }
-          add_samples(chunks);
+          keep(s->persisted);
         }
-        if (!q->status().ok()) status = q->status();
-        q->Reset();
+        if (!legacy->status().ok()) status = legacy->status();
+        legacy->Reset();
       }
-      if (maybe_persisted && qm && qb) {
-        block_ids.clear();
-        qm->Bind(1, static_cast<int64_t>(ref))
-            .Bind(2, FloorDiv(mint, kRowSpanMs))
-            .Bind(3, FloorDiv(maxt, kRowSpanMs))
-            .Bind(4, mint);
-        while (qm->Step()) block_ids.push_back(qm->ColumnInt(0));
-        if (!qm->status().ok()) status = qm->status();
-        qm->Reset();
-        for (int64_t id : block_ids) {
-          auto vit = views.find(id);
-          if (vit == views.end()) {
-            if (views.size() >= kMaxViewsPerSelect) views.clear();
+      block_ids.clear();
+      qm->Bind(1, static_cast<int64_t>(s->ref))
+          .Bind(2, FloorDiv(mint, kRowSpanMs))
+          .Bind(3, FloorDiv(maxt, kRowSpanMs))
+          .Bind(4, mint);
+      while (qm->Step()) block_ids.push_back(qm->ColumnInt(0));
+      if (!qm->status().ok()) status = qm->status();
+      qm->Reset();
+      for (int64_t id : block_ids) {
+        auto vit = views.find(id);
+        if (vit == views.end()) {
+          if (views.size() >= kMaxViewsPerSelect) views.clear();
+          std::shared_ptr<const chunkenc::GroupView> view = cache ? cache->Get(id) : nullptr;
+          if (!view) {
             qb->Bind(1, id);
             Status ps = qb->Step() ? Status::Ok()
                                    : (qb->status().ok() ? Status::Corruption("missing block")
                                                         : qb->status());
-            chunkenc::GroupView view;
-            if (ps.ok()) ps = view.Parse(qb->ColumnBlob(0));
+            auto parsed = std::make_shared<chunkenc::GroupView>();
+            if (ps.ok()) ps = parsed->Parse(qb->ColumnBlob(0));
             qb->Reset();
             if (!ps.ok()) {
               status = ps.Annotate("block " + std::to_string(id));
               continue;
             }
-            vit = views.emplace(id, std::move(view)).first;
+            view = std::move(parsed);
+            if (cache) cache->Put(id, view, epoch);
           }
-          samples.clear();
-          auto found = vit->second.Decode(ref, samples);
-          if (!found.ok()) {
-            status = found.status().Annotate("block " + std::to_string(id));
-            continue;
-          }
-          if (*found) add_samples(chunks);
+          vit = views.emplace(id, std::move(view)).first;
         }
+        scratch.clear();
+        auto found = vit->second->Decode(s->ref, scratch);
+        if (!found.ok()) {
+          status = found.status().Annotate("block " + std::to_string(id));
+          continue;
+        }
+        if (*found) keep(s->persisted);
       }
-      if (chunks.empty()) continue;
-      std::stable_sort(chunks.begin(), chunks.end(),
-                       [](const ChunkMeta& a, const ChunkMeta& b) { return a.min_time < b.min_time; });
-      out.push_back(std::make_unique<StoredSeries>(s->labels, std::move(chunks), mint, maxt));
+      // Rows of different layouts may overlap: restore strict time order.
+      auto& p = s->persisted;
+      if (std::adjacent_find(p.begin(), p.end(), [](const Sample& a, const Sample& b) {
+            return a.t >= b.t;
+          }) != p.end()) {
+        std::stable_sort(p.begin(), p.end(), [](const Sample& a, const Sample& b) { return a.t < b.t; });
+        p.erase(std::unique(p.begin(), p.end(),
+                            [](const Sample& a, const Sample& b) { return a.t == b.t; }),
+                p.end());
+      }
     }
-    q.reset();
-    qm.reset();
-    qb.reset();
-    if (in_tx && !reader->Exec("COMMIT").ok()) reader.reset();  // never reuse a stuck connection
-    db_->ReturnReader(std::move(reader));
-    (void)sorted;  // already in label order
-    return std::make_unique<VectorSeriesSet>(std::move(out), std::move(status));
+    return status;
   }
+
+ public:
 
   Result<std::vector<std::string>> LabelNames(std::span<const storage::Matcher> ms) override {
     std::vector<std::string> names;
@@ -1048,8 +1167,10 @@ Status DB::Persist(bool all) {
     stats_.persist_failures++;
     return cs.Annotate("persist commit");
   }
-  for (Item& it : items) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    Item& it = items[i];
     std::lock_guard<std::mutex> l(it.s->mu);
+    if (!per_item[i].empty()) it.s->db_max_t = std::max(it.s->db_max_t, per_item[i].back().t);
     it.s->closed.erase(it.s->closed.begin(),
                        it.s->closed.begin() + static_cast<long>(it.chunks.size()));
     it.s->closed.insert(it.s->closed.begin(), std::make_move_iterator(it.rest.begin()),
@@ -1126,6 +1247,9 @@ Result<uint64_t> DB::DeleteBlocks(const char* select_sql, int64_t arg) {
   auto del_block = writer_->Prepare("DELETE FROM blocks WHERE id = ?1");
   if (!del_member.ok()) return del_member.status();
   if (!del_block.ok()) return del_block.status();
+  std::vector<int64_t> ids;
+  for (const Victim& v : victims) ids.push_back(v.id);
+  if (block_cache_) block_cache_->Erase(ids);  // and again after the commit (block_cache.h)
   for (const Victim& v : victims) {
     std::string_view refs = v.refs;
     uint64_t ref;
@@ -1137,6 +1261,7 @@ Result<uint64_t> DB::DeleteBlocks(const char* select_sql, int64_t arg) {
     LOOKOUT_RETURN_IF_ERROR(del_block->Bind(1, v.id).Exec());
   }
   LOOKOUT_RETURN_IF_ERROR(tx.Commit());
+  if (block_cache_) block_cache_->Erase(ids);
   return static_cast<uint64_t>(victims.size());
 }
 

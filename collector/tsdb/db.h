@@ -41,6 +41,7 @@ class Db;
 
 namespace collector::tsdb {
 
+class BlockCache;
 using common::Result;
 using common::Status;
 using storage::SeriesRef;
@@ -64,6 +65,8 @@ struct Options {
   uint64_t checkpoint_wal_bytes = 256ull << 20;  // checkpoint when the WAL grows past this
   int64_t retention_interval_ms = 60000;
   bool background = true;  // run persist/checkpoint/retention in a thread
+  // Inflated group blocks kept for queries (block_cache.h); 0 disables the cache.
+  size_t block_cache_bytes = size_t{512} << 20;
 };
 
 struct Stats {
@@ -101,6 +104,10 @@ class DB : public storage::Appendable, public storage::Queryable {
   uint64_t WalFsyncs() const { return wal_ ? wal_->fsyncs() : 0; }
   uint64_t DbBytes() const;
   const Options& options() const { return opts_; }
+  // The block cache's counters (0 when disabled).
+  uint64_t BlockCacheHits() const;
+  uint64_t BlockCacheMisses() const;
+  uint64_t BlockCacheBytes() const;
   // Copies a consistent snapshot (SQLite online backup + a fresh checkpoint of the head) to
   // `dest_dir`, which must not exist. Runs while appends continue.
   Status Backup(const std::string& dest_dir);
@@ -135,6 +142,8 @@ class DB : public storage::Appendable, public storage::Queryable {
   std::unique_ptr<wal::Wal> wal_;
   std::mutex writer_mu_;  // the SQLite writer connection and Persist/Checkpoint/Retention
   std::unique_ptr<common::sqlite::Db> writer_;
+  std::unique_ptr<BlockCache> block_cache_;  // null when disabled
+  bool has_legacy_chunks_ = true;  // the chunks table of older files has rows (set by Init)
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<common::sqlite::Db>> readers_;
   std::thread bg_;

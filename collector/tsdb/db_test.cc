@@ -450,4 +450,85 @@ TEST_F(DBTest, CleanCloseCheckpointsSoTheWalShrinks) {
   EXPECT_EQ(r->series, 10u);
 }
 
+TEST_F(DBTest, SelectMergesPersistedRowsAndHeadForAnyRange) {
+  // Enough series that a Select reads SQLite on several threads; 7 h of 15 s samples, so rows of
+  // three complete 2 h windows are persisted and the rest stays in the head.
+  constexpr int kSeries = 300;
+  constexpr int64_t kStep = 15000;
+  constexpr int kSteps = 7 * 240;
+  Open();
+  std::map<std::string, std::vector<std::pair<int64_t, uint64_t>>> model;
+  {
+    std::vector<storage::SeriesRef> refs(kSeries, 0);
+    for (int i = 0; i < kSteps; ++i) {
+      auto app = db_->NewAppender();
+      for (int s = 0; s < kSeries; ++s) {
+        Labels l{{"__name__", "m"}, {"i", std::to_string(s)}};
+        double v = i % 97 == 5 && s % 7 == 0 ? storage::StaleNaN() : s * 1000.0 + i * 0.25;
+        auto r = app->Append(refs[s], refs[s] ? Labels{} : l, i * kStep, v);
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        refs[s] = *r;
+        model[l.ToString()].push_back({i * kStep, Bits(v)});
+      }
+      ASSERT_TRUE(app->Commit().ok());
+    }
+  }
+  ASSERT_TRUE(db_->Persist(false).ok());
+  EXPECT_EQ(db_->stats().chunks_persisted.load(), uint64_t{kSeries} * 12);  // 3 windows x 4
+  // Reopened: which series have persisted rows, and until when, comes from SQLite.
+  Open();
+  auto check = [&](int64_t mint, int64_t maxt) {
+    SCOPED_TRACE("range [" + std::to_string(mint) + ", " + std::to_string(maxt) + "]");
+    auto got = QueryAll(mint, maxt);
+    // The same samples through TakeSamples.
+    std::map<std::string, std::vector<std::pair<int64_t, uint64_t>>> taken;
+    auto q = db_->NewQuerier(mint, maxt);
+    ASSERT_TRUE(q.ok());
+    std::vector<Matcher> ms = {*Matcher::Make(Matcher::Type::kEqual, "__name__", "m")};
+    auto set = (*q)->Select(true, mint, maxt, ms);
+    std::vector<storage::Sample> buf;
+    std::vector<int64_t> st;
+    while (set->Next()) {
+      ASSERT_TRUE(set->TakeSamples(buf, st).ok());
+      EXPECT_TRUE(st.empty());
+      auto& v = taken[set->At().labels().ToString()];
+      for (const auto& p : buf) v.push_back({p.t, Bits(p.v)});
+    }
+    ASSERT_TRUE(set->status().ok());
+    size_t want_series = 0;
+    for (const auto& [k, all] : model) {
+      std::vector<std::pair<int64_t, uint64_t>> want;
+      for (const auto& p : all) {
+        if (p.first >= mint && p.first <= maxt) want.push_back(p);
+      }
+      if (want.empty()) continue;
+      ++want_series;
+      ASSERT_EQ(got[k], want) << k;
+      ASSERT_EQ(taken[k], want) << k;
+    }
+    EXPECT_EQ(got.size(), want_series);
+    EXPECT_EQ(taken.size(), want_series);
+  };
+  int64_t last = (kSteps - 1) * kStep;
+  check(INT64_MIN / 2, INT64_MAX / 2);                     // everything
+  check(3'600'000 + 7'000, 5 * 3'600'000 - 1);             // across persisted windows, unaligned
+  check(6 * 3'600'000 + 1, last);                          // the head only
+  check(last - 300'000, last);                             // an instant query's lookback
+  check(2 * 3'600'000 - 15'000, 2 * 3'600'000 + 15'000);  // around a window boundary
+  check(last + 1, last + 100'000);                         // nothing
+  // Seek within persisted samples and on into the head.
+  auto q = db_->NewQuerier(0, last);
+  ASSERT_TRUE(q.ok());
+  std::vector<Matcher> ms = {*Matcher::Make(Matcher::Type::kEqual, "i", "3")};
+  auto set = (*q)->Select(true, 0, last, ms);
+  ASSERT_TRUE(set->Next());
+  auto it = set->At().Iterator();
+  ASSERT_TRUE(it->Seek(3 * 3'600'000 + 1));
+  EXPECT_EQ(it->t(), 3 * 3'600'000 + kStep);
+  ASSERT_TRUE(it->Seek(last - 1));
+  EXPECT_EQ(it->t(), last);
+  EXPECT_FALSE(it->Next());
+  EXPECT_FALSE(set->Next());
+}
+
 }  // namespace collector::tsdb

@@ -4,8 +4,8 @@
 //   * every script parses without a script-format error (in-process, no engine needed);
 //   * `lookout-tool test promql FILE` runs every file to the end without crashing or hanging and
 //     ends with its "N passed, N failed, N skipped" line;
-//   * no file has a failure. Skips are printed with their reasons (native histograms; start
-//     timestamps, which docs/promql.md lists as not built yet).
+//   * no file has a failure. Skips are printed with their reasons (native histograms, the only
+//     kind).
 
 #include <gtest/gtest.h>
 

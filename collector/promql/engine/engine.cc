@@ -456,17 +456,11 @@ Result<std::vector<Evaluator::Loaded>*> Evaluator::Data(const VectorSelector& vs
     auto set = querier_->Select(true, wit->second.mint, wit->second.maxt, vs.matchers);
     while (set->Next()) {
       LOOKOUT_RETURN_IF_ERROR(CheckInterrupt());
-      const storage::Series& s = set->At();
       Loaded l;
-      l.metric = s.labels();
-      auto sit = s.Iterator();
-      while (sit->Next()) {
-        int64_t t = sit->t();
-        if (t < wit->second.mint) continue;
-        if (t > wit->second.maxt) break;
-        l.points.push_back(FPoint{t, sit->v()});
-      }
-      LOOKOUT_RETURN_IF_ERROR(sit->status());
+      l.metric = set->At().labels();
+      // Moved in, not copied (the tsdb hands over its decoded vector).
+      LOOKOUT_RETURN_IF_ERROR(set->TakeSamples(l.points, l.st));
+      l.TrimTo(wit->second.mint, wit->second.maxt);
       if (l.points.empty()) continue;
       for (const FPoint& p : l.points) {
         if (IsStale(p.v)) {
@@ -475,8 +469,10 @@ Result<std::vector<Evaluator::Loaded>*> Evaluator::Data(const VectorSelector& vs
         }
       }
       if (l.has_stale) {
-        for (const FPoint& p : l.points) {
-          if (!IsStale(p.v)) l.live.push_back(p);
+        for (size_t i = 0; i < l.points.size(); ++i) {
+          if (IsStale(l.points[i].v)) continue;
+          l.live.push_back(l.points[i]);
+          if (!l.st.empty()) l.live_st.push_back(l.st[i]);
         }
       }
       loaded.push_back(std::move(l));
@@ -498,9 +494,7 @@ Result<EVector> Evaluator::SelectAt(const std::vector<storage::Matcher>& matcher
       while (set->Next()) {
         Loaded l;
         l.metric = set->At().labels();
-        auto sit = set->At().Iterator();
-        while (sit->Next()) l.points.push_back(FPoint{sit->t(), sit->v()});
-        LOOKOUT_RETURN_IF_ERROR(sit->status());
+        LOOKOUT_RETURN_IF_ERROR(set->TakeSamples(l.points, l.st));
         if (!l.points.empty()) loaded.push_back(std::move(l));
       }
       LOOKOUT_RETURN_IF_ERROR(set->status());
@@ -564,9 +558,8 @@ Result<EVector> Evaluator::EvalVectorSelector(const VectorSelector& vs, int64_t 
   return out;
 }
 
-Status Evaluator::EvalVectorSelectorInto(
-    const VectorSelector& vs, int64_t ts,
-    const std::function<void(const Labels&, double, int64_t)>& sink) {
+template <typename Pick>
+Status Evaluator::PickInstant(const VectorSelector& vs, int64_t ts, Pick&& pick) {
   auto data = Data(vs);
   if (!data.ok()) return data.status();
   int64_t off = DurationOf(vs.offset_expr.get(), vs.offset_ms);
@@ -588,10 +581,27 @@ Status Evaluator::EvalVectorSelectorInto(
                         static_cast<double>(nx->t - it->t);
       }
     }
-    sink(s.metric, v, it->t);
+    pick(s, static_cast<size_t>(it - s.points.begin()), v);
     ++n;
   }
   return AddSamples(n);
+}
+
+Status Evaluator::EvalVectorSelectorInto(
+    const VectorSelector& vs, int64_t ts,
+    const std::function<void(const Labels&, double, int64_t)>& sink) {
+  return PickInstant(vs, ts, [&](const Loaded& s, size_t i, double v) {
+    sink(s.metric, v, s.points[i].t);
+  });
+}
+
+Result<EVector> Evaluator::EvalStartTimestamps(const VectorSelector& vs, int64_t ts) {
+  EVector out;
+  LOOKOUT_RETURN_IF_ERROR(PickInstant(vs, ts, [&](const Loaded& s, size_t i, double) {
+    double st = s.st.empty() ? 0 : static_cast<double>(s.st[i]) / 1000;
+    out.push_back(ESample{s.metric, st, ts, true});
+  }));
+  return out;
 }
 
 Result<EValue> Evaluator::EvalMatrixSelector(const MatrixSelector& ms, int64_t ts, RangeArg* out) {
@@ -644,7 +654,7 @@ Result<EValue> Evaluator::EvalMatrixSelector(const MatrixSelector& ms, int64_t t
 
 Status Evaluator::ForEachRangeWindow(
     const MatrixSelector& ms, int64_t ts, RangeArg* meta,
-    const std::function<void(const Labels&, std::span<const FPoint>)>& fn) {
+    const std::function<void(std::span<const FPoint>, const WindowInfo&)>& fn) {
   const auto& vs = static_cast<const VectorSelector&>(*ms.vector_selector);
   auto data = Data(vs);
   if (!data.ok()) return data.status();
@@ -665,14 +675,14 @@ Status Evaluator::ForEachRangeWindow(
     if (s.live_lo == s.live_hi) continue;
     std::span<const FPoint> w(pts.data() + s.live_lo, s.live_hi - s.live_lo);
     n += static_cast<int64_t>(w.size());
-    fn(s.metric, w);
+    fn(w, WindowInfo{s.metric, s.LiveStOf(s.live_lo, s.live_hi)});
   }
   return AddSamples(n);
 }
 
 Status Evaluator::EvalRangeFunction(
     const Expr& node, const MatrixSelector& ms, int64_t ts, RangeArg* meta,
-    const std::function<std::optional<double>(std::span<const FPoint>)>& f,
+    const RangeFn& f,
     const std::function<bool(const Labels&)>& flag,
     const std::function<void(const Labels&, std::optional<double>, bool)>& emit) {
   // Up to 16 M cells (9 bytes each) are kept; larger queries evaluate step by step.
@@ -704,8 +714,9 @@ Status Evaluator::EvalRangeFunction(
       meta->smoothed = vs.smoothed;
       for (size_t i = 0; i < n; ++i) {
         if ((i & 63) == 0) LOOKOUT_RETURN_IF_ERROR(CheckInterrupt());
-        const std::vector<FPoint>& pts = (**data)[i].Live();
-        sv.flags[i] = flag((**data)[i].metric);
+        const Loaded& s = (**data)[i];
+        const std::vector<FPoint>& pts = s.Live();
+        sv.flags[i] = flag(s.metric);
         size_t lo = 0, hi = 0;
         for (size_t j = 0; j < steps; ++j) {
           lo = UpperFrom(pts, lo, refs[j] - range);
@@ -713,7 +724,8 @@ Status Evaluator::EvalRangeFunction(
           if (lo == hi) continue;
           sv.step_samples[j] += static_cast<int64_t>(hi - lo);
           meta->range_end = refs[j];
-          std::optional<double> v = f(std::span<const FPoint>(pts.data() + lo, hi - lo));
+          std::optional<double> v = f(std::span<const FPoint>(pts.data() + lo, hi - lo),
+                                      WindowInfo{s.metric, s.LiveStOf(lo, hi)});
           sv.state[j * n + i] = v ? 2 : 1;
           if (v) sv.values[j * n + i] = *v;
         }
@@ -722,8 +734,8 @@ Status Evaluator::EvalRangeFunction(
     }
   }
   if (it == step_values_.end() || !on_grid) {
-    return ForEachRangeWindow(ms, ts, meta, [&](const Labels& metric, std::span<const FPoint> w) {
-      emit(metric, f(w), flag(metric));
+    return ForEachRangeWindow(ms, ts, meta, [&](std::span<const FPoint> w, const WindowInfo& wi) {
+      emit(wi.metric, f(w, wi), flag(wi.metric));
     });
   }
   const auto& vs = static_cast<const VectorSelector&>(*ms.vector_selector);

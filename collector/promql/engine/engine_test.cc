@@ -24,17 +24,18 @@ using parser::ValueType;
 
 class MemSeries : public storage::Series {
  public:
-  MemSeries(Labels l, std::vector<FPoint> p) : labels_(std::move(l)), points_(std::move(p)) {}
+  // `st`: start timestamps parallel to `p`, or empty (every one 0).
+  MemSeries(Labels l, std::vector<FPoint> p, std::vector<int64_t> st = {})
+      : labels_(std::move(l)), points_(std::move(p)), st_(std::move(st)) {}
   const Labels& labels() const override { return labels_; }
   std::unique_ptr<storage::SampleIterator> Iterator() const override {
-    return std::make_unique<It>(&points_);
+    return std::make_unique<It>(&points_, &st_);
   }
-  const std::vector<storage::ChunkMeta>& Chunks() const override { return chunks_; }
 
  private:
   class It : public storage::SampleIterator {
    public:
-    explicit It(const std::vector<FPoint>* p) : p_(p) {}
+    It(const std::vector<FPoint>* p, const std::vector<int64_t>* st) : p_(p), st_(st) {}
     bool Next() override { return ++i_ < static_cast<int64_t>(p_->size()); }
     bool Seek(int64_t t) override {
       if (i_ < 0) i_ = 0;
@@ -43,15 +44,17 @@ class MemSeries : public storage::Series {
     }
     int64_t t() const override { return (*p_)[i_].t; }
     double v() const override { return (*p_)[i_].v; }
+    int64_t st() const override { return st_->empty() ? 0 : (*st_)[i_]; }
     common::Status status() const override { return common::Status::Ok(); }
 
    private:
     const std::vector<FPoint>* p_;
+    const std::vector<int64_t>* st_;
     int64_t i_ = -1;
   };
   Labels labels_;
   std::vector<FPoint> points_;
-  std::vector<storage::ChunkMeta> chunks_;
+  std::vector<int64_t> st_;
 };
 
 class MemSet : public storage::SeriesSet {
@@ -69,6 +72,11 @@ class MemSet : public storage::SeriesSet {
 class MemStorage : public storage::Queryable {
  public:
   void Add(const Labels& l, int64_t t, double v) { data_[l].push_back(FPoint{t, v}); }
+  // A sample with a start timestamp (ms; 0 = unknown).
+  void Add(const Labels& l, int64_t t, double v, int64_t st) {
+    Add(l, t, v);
+    starts_[l][t] = st;
+  }
   int queriers = 0;
   int selects = 0;
   common::Result<std::unique_ptr<storage::Querier>> NewQuerier(int64_t mint,
@@ -92,10 +100,16 @@ class MemStorage : public storage::Queryable {
         for (const auto& m : ms) ok = ok && m.Matches(l.Get(m.name()));
         if (!ok) continue;
         std::vector<FPoint> sel;
+        std::vector<int64_t> sel_st;
+        auto starts = s_->starts_.find(l);
         for (const auto& p : pts) {
-          if (p.t >= mint && p.t <= maxt) sel.push_back(p);
+          if (p.t < mint || p.t > maxt) continue;
+          sel.push_back(p);
+          if (starts == s_->starts_.end()) continue;
+          auto st = starts->second.find(p.t);
+          sel_st.push_back(st == starts->second.end() ? 0 : st->second);
         }
-        out.emplace_back(l, std::move(sel));
+        out.emplace_back(l, std::move(sel), std::move(sel_st));
       }
       return std::make_unique<MemSet>(std::move(out));
     }
@@ -112,6 +126,7 @@ class MemStorage : public storage::Queryable {
     int64_t mint_, maxt_;
   };
   std::map<Labels, std::vector<FPoint>> data_;
+  std::map<Labels, std::map<int64_t, int64_t>> starts_;  // labels -> t -> start timestamp
 };
 
 // ---- AST builders ---------------------------------------------------------------------------
@@ -616,6 +631,190 @@ TEST_F(ParsedTest, SumOfRatesAndSorting) {
   EXPECT_EQ(Mtx(*r)[0].points[1].v, 150);  // 300 - 150
   r = Q("req_total{job=\"a\"} / on(job) group_left req_total{job=\"a\"}", 0);
   ASSERT_FALSE(r.ok());  // duplicate series on the "one" side
+}
+
+// ---- start timestamps (OTel start time / created timestamp) ---------------------------------
+
+TEST_F(ParsedTest, StartTimestampMarksCounterReset) {
+  // The values never drop, but the start timestamp moves past the previous sample at 3m: the
+  // counter restarted there (a reset that only the start timestamp shows).
+  const int64_t kSec = 1000;
+  Labels with_st{{"__name__", "c_total"}, {"st", "yes"}};
+  Labels no_st{{"__name__", "c_total"}, {"st", "no"}};
+  int64_t starts[] = {30 * kSec, 30 * kSec, 150 * kSec, 150 * kSec};
+  for (int i = 0; i < 4; ++i) {
+    st_.Add(with_st, (i + 1) * kMin, 10.0 * (i + 1), starts[i]);
+    st_.Add(no_st, (i + 1) * kMin, 10.0 * (i + 1));
+  }
+  auto r = Q("increase(c_total[4m])", 4 * kMin);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // With start timestamps: 40 - 10 + 20 (reset at 3m) = 50, and the first sample's start (30s)
+  // lies inside (0, 4m]: a zero sample is assumed there instead of extrapolating, so + 10 and
+  // no extrapolation to the left; the last sample is at the range end.
+  EXPECT_NEAR(ValueOf(Vec(*r), {{"st", "yes"}}), 60, 1e-9);
+  // Without: unchanged, 30 extrapolated by (180 + 60) / 180 (zero point 60s away).
+  EXPECT_NEAR(ValueOf(Vec(*r), {{"st", "no"}}), 40, 1e-9);
+  r = Q("rate(c_total[4m])", 4 * kMin);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NEAR(ValueOf(Vec(*r), {{"st", "yes"}}), 60.0 / 240, 1e-12);
+  r = Q("resets(c_total[4m])", 4 * kMin);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(ValueOf(Vec(*r), {{"st", "yes"}}), 1);
+  EXPECT_EQ(ValueOf(Vec(*r), {{"st", "no"}}), 0);
+  // irate at 3m: the last pair is a reset, so the increase is the last value, 30 over 60s.
+  r = Q("irate(c_total[4m])", 3 * kMin);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NEAR(ValueOf(Vec(*r), {{"st", "yes"}}), 0.5, 1e-12);
+  EXPECT_NEAR(ValueOf(Vec(*r), {{"st", "no"}}), 10.0 / 60, 1e-12);
+  // idelta and delta do not look at start timestamps.
+  r = Q("idelta(c_total[4m])", 3 * kMin);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(ValueOf(Vec(*r), {{"st", "yes"}}), 10);
+  // Subqueries drop start timestamps: both series give the same result.
+  r = Q("increase(c_total[4m:1m])", 4 * kMin);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NEAR(ValueOf(Vec(*r), {{"st", "yes"}}), ValueOf(Vec(*r), {{"st", "no"}}), 1e-12);
+  EXPECT_TRUE(r->annotations.warnings.empty());
+}
+
+TEST_F(ParsedTest, StartTimestampResetRules) {
+  // Two samples, 5 at 1m and 5 at 2m, with start timestamps (prev, curr): is 2m a reset?
+  struct Case {
+    const char* name;
+    int64_t prev_st, curr_st;
+    double resets;
+  };
+  const int64_t kSec = 1000;
+  const Case cases[] = {
+      {"delta", 30 * kSec, 60 * kSec, 1},              // curr starts at prev's time, prev known
+      {"unknown_prev", 0, 60 * kSec, 0},               // cumulative with an unknown start
+      {"prev_st_at_t", 60 * kSec, 60 * kSec, 0},       // OTel's unknown start (ST == T)
+      {"invalid_prev", 90 * kSec, 60 * kSec, 0},       // prev's start after prev: ignored
+      {"after_prev", 30 * kSec, 61 * kSec, 1},         // started after prev
+      {"before_prev", 30 * kSec, 59 * kSec, 0},        // still running (an overlap)
+      {"curr_st_at_t", 30 * kSec, 120 * kSec, 0},      // ST == T: unknown
+      {"curr_st_after_t", 30 * kSec, 121 * kSec, 0},   // ST > T: invalid
+      {"curr_unknown", 30 * kSec, 0, 0},
+  };
+  for (const Case& c : cases) {
+    Labels l{{"__name__", "x_total"}, {"case", c.name}};
+    st_.Add(l, kMin, 5, c.prev_st);
+    st_.Add(l, 2 * kMin, 5, c.curr_st);
+  }
+  auto r = Q("resets(x_total[2m])", 2 * kMin);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto inc = Q("increase(x_total[1m1ms])", 2 * kMin);
+  ASSERT_TRUE(inc.ok()) << inc.status().ToString();
+  for (const Case& c : cases) {
+    EXPECT_EQ(ValueOf(Vec(*r), {{"case", c.name}}), c.resets) << c.name;
+    // A reset adds the 5 before it; the window (59.999s, 2m] starts 1ms before the first sample
+    // and the counter's zero point is further, so the result is scaled by 60.001 / 60.
+    EXPECT_NEAR(ValueOf(Vec(*inc), {{"case", c.name}}), c.resets * 5 * 60.001 / 60, 1e-9)
+        << c.name;
+  }
+}
+
+TEST_F(ParsedTest, StartTimestampZeroSampleAssumption) {
+  const int64_t kSec = 1000;
+  // A single sample whose start lies inside the range gives a value: the increase from zero.
+  st_.Add({{"__name__", "one_total"}, {"st", "inside"}}, 4 * kMin, 3, 90 * kSec);
+  st_.Add({{"__name__", "one_total"}, {"st", "at_start"}}, 4 * kMin, 3, 60 * kSec);
+  st_.Add({{"__name__", "one_total"}, {"st", "none"}}, 4 * kMin, 3);
+  auto r = Q("increase(one_total[5m])", 6 * kMin);  // range (1m, 6m]
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(Vec(*r).size(), 1u);  // the range start is exclusive: 60s is outside
+  EXPECT_EQ(Vec(*r)[0].metric, Labels({{"st", "inside"}}));
+  EXPECT_NEAR(Vec(*r)[0].v, 3, 1e-12);
+  r = Q("rate(one_total[5m])", 6 * kMin);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NEAR(ValueOf(Vec(*r), {{"st", "inside"}}), 3.0 / 300, 1e-12);
+  // delta is not a counter function: one sample gives nothing.
+  r = Q("delta(one_total[5m])", 6 * kMin);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(Vec(*r).empty());
+
+  // Two samples, 2 at 3m and 3 at 4m, both started at 90s, evaluated at 6m over 5m: the start
+  // replaces the left extrapolation (sampled interval 90s..4m = 150s, value 3 - 2 + 2 = 3); the
+  // right side still extrapolates by half the 60s spacing (120s to the end > 1.1 * 60s).
+  st_.Add({{"__name__", "two_total"}}, 3 * kMin, 2, 90 * kSec);
+  st_.Add({{"__name__", "two_total"}}, 4 * kMin, 3, 90 * kSec);
+  r = Q("increase(two_total[5m])", 6 * kMin);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NEAR(ValueOf(Vec(*r), {}), 3 * (150.0 + 30) / 150, 1e-9);
+}
+
+TEST_F(ParsedTest, StartTimestampOverlapWarning) {
+  const int64_t kSec = 1000;
+  // 60, 120, 180 at 2m, 3m, 4m. The start at 3m (90s) reaches back before the 2m sample and is
+  // not that sample's start (60s): the samples' intervals overlap.
+  st_.Add({{"__name__", "o_total"}}, 2 * kMin, 60, 60 * kSec);
+  st_.Add({{"__name__", "o_total"}}, 3 * kMin, 120, 90 * kSec);
+  st_.Add({{"__name__", "o_total"}}, 4 * kMin, 180, 90 * kSec);
+  auto r = Q("rate(o_total[3m])", 4 * kMin);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->annotations.warnings.size(), 1u);
+  EXPECT_EQ(r->annotations.warnings[0],
+            "PromQL warning: sample has start time that overlaps with previous sample timestamp "
+            "for metric \"o_total\" (1:6)");
+  // A cumulative series (same start throughout) and a delta one (start = previous time) do not.
+  st_.Add({{"__name__", "ok_total"}, {"k", "cum"}}, 2 * kMin, 60, 90 * kSec);
+  st_.Add({{"__name__", "ok_total"}, {"k", "cum"}}, 3 * kMin, 120, 90 * kSec);
+  st_.Add({{"__name__", "ok_total"}, {"k", "delta"}}, 2 * kMin, 60, kMin);
+  st_.Add({{"__name__", "ok_total"}, {"k", "delta"}}, 3 * kMin, 60, 2 * kMin);
+  r = Q("increase(ok_total[3m])", 3 * kMin);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->annotations.warnings.empty());
+  // delta: 60 - 60 + 60 (reset) + 60 (zero sample at the first start, 1m, inside (0, 3m]).
+  EXPECT_NEAR(ValueOf(Vec(*r), {{"k", "delta"}}), 120, 1e-9);
+}
+
+TEST_F(ParsedTest, StartTimestampsWithStalenessAndRangeQueries) {
+  const int64_t kSec = 1000;
+  // A staleness marker between two samples: the start timestamps stay aligned with the live
+  // samples (10 at 1m started at 30s; 20 at 3m started at 150s, after 1m: a reset).
+  Labels l{{"__name__", "s_total"}};
+  st_.Add(l, kMin, 10, 30 * kSec);
+  st_.Add(l, 2 * kMin, storage::StaleNaN(), 0);
+  st_.Add(l, 3 * kMin, 20, 150 * kSec);
+  auto r = Q("resets(s_total[5m])", 3 * kMin);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(ValueOf(Vec(*r), {}), 1);
+  // A range query (the functions' values are computed for every step at once) agrees with
+  // instant queries at each step.
+  auto rr = R("increase(s_total[5m])", 3 * kMin, 6 * kMin, kMin);
+  ASSERT_TRUE(rr.ok()) << rr.status().ToString();
+  ASSERT_EQ(Mtx(*rr).size(), 1u);
+  // At 6m only the 3m sample is left, but its start (150s) is inside (1m, 6m]: it has a value.
+  ASSERT_EQ(Mtx(*rr)[0].points.size(), 4u);
+  EXPECT_NEAR(Mtx(*rr)[0].points[3].v, 20, 1e-9);
+  for (const FPoint& p : Mtx(*rr)[0].points) {
+    auto q = Q("increase(s_total[5m])", p.t);
+    ASSERT_TRUE(q.ok()) << q.status().ToString();
+    ASSERT_EQ(Vec(*q).size(), 1u) << p.t;
+    EXPECT_EQ(Vec(*q)[0].v, p.v) << p.t;
+  }
+  // At 3m: 20 - 10 + 10 (reset) + 10 (zero sample at 30s) = 30 over 30s..3m, extrapolated to
+  // the right by nothing (the last sample is at the end).
+  EXPECT_NEAR(Mtx(*rr)[0].points[0].v, 30, 1e-9);
+}
+
+TEST_F(ParsedTest, StartTimestampFunction) {
+  const int64_t kSec = 1000;
+  st_.Add({{"__name__", "m"}, {"a", "1"}}, kMin, 1, 50 * kSec);
+  st_.Add({{"__name__", "m"}, {"a", "1"}}, 2 * kMin, 2, 50 * kSec);
+  st_.Add({{"__name__", "m"}, {"a", "2"}}, kMin, 1);  // none: 0
+  auto r = Q("start_timestamp(m)", 3 * kMin);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(Vec(*r).size(), 2u);
+  EXPECT_EQ(ValueOf(Vec(*r), {{"a", "1"}}), 50);  // the name is dropped
+  EXPECT_EQ(ValueOf(Vec(*r), {{"a", "2"}}), 0);
+  r = Q("start_timestamp((m))", 3 * kMin);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Vec(*r).size(), 2u);
+  // An expression's samples carry no start timestamps.
+  r = Q("start_timestamp(m * 1)", 3 * kMin);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(Vec(*r).empty());
 }
 
 }  // namespace

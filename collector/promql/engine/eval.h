@@ -10,6 +10,7 @@
 // removal, Prometheus 3).
 // Thread affinity: one query, one thread.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -60,6 +61,16 @@ struct EValue {
   EMatrix mat;
   std::string str;
 };
+
+// What a range function sees besides a window's points: the series' labels (for annotations)
+// and the points' start timestamps (ms, 0 when unknown) in parallel, or an empty span when the
+// series has none (always for tsdb data and for subquery / expression results).
+struct WindowInfo {
+  const Labels& metric;
+  std::span<const int64_t> st;
+};
+// A range function over one window: nullopt when it yields no value.
+using RangeFn = std::function<std::optional<double>(std::span<const FPoint>, const WindowInfo&)>;
 
 // A range-vector argument of a function with what extrapolation needs.
 struct RangeArg {
@@ -112,22 +123,28 @@ class Evaluator {
   // `metric` lives as long as the evaluator (the selector's loaded series).
   Status EvalVectorSelectorInto(const parser::VectorSelector& vs, int64_t ts,
                                 const std::function<void(const Labels&, double, int64_t)>& sink);
+  // start_timestamp(): the samples EvalVectorSelector(vs, ts) returns, each with its start
+  // timestamp in seconds as the value (0 when unknown) and t = ts.
+  Result<EVector> EvalStartTimestamps(const parser::VectorSelector& vs, int64_t ts);
   // What EvalMatrixSelector(ms, ts, meta) computes, without copying it: calls `fn` with each
-  // series' labels and its points in the range (staleness markers left out; series with none
-  // are skipped), in the order EvalMatrixSelector returns them, and fills `meta` except `mat`.
-  // Only for selectors without `anchored` / `smoothed`. The span is valid during the call.
-  Status ForEachRangeWindow(const parser::MatrixSelector& ms, int64_t ts, RangeArg* meta,
-                            const std::function<void(const Labels&, std::span<const FPoint>)>& fn);
+  // series' points in the range (staleness markers left out; series with none are skipped) and
+  // its labels and the points' start timestamps, in the order EvalMatrixSelector returns them,
+  // and fills `meta` except `mat`. Only for selectors without `anchored` / `smoothed`. The spans
+  // are valid during the call.
+  Status ForEachRangeWindow(
+      const parser::MatrixSelector& ms, int64_t ts, RangeArg* meta,
+      const std::function<void(std::span<const FPoint>, const WindowInfo&)>& fn);
   // `f` over the windows of ForEachRangeWindow(ms, ts, meta): calls `emit` for every series
   // with points in the window, with f's value (nullopt: none) and `flag(labels)` (evaluated
   // once per series when the values are kept), in the same order. `f` must
-  // depend only on the window and `meta` (which is set before each call), so that `node`'s
-  // value depends only on ts. At a step of a range query, the first call evaluates `f` for
-  // every step of the query one series at a time (its points stay in cache) and keeps the
-  // values; later steps read them.
+  // depend only on the window (its points and WindowInfo) and `meta` (which is set before each
+  // call), so that `node`'s value depends only on ts. At a step of a range query, the first
+  // call evaluates `f` for every step of the query one series at a time (its points stay in
+  // cache) and keeps the values; later steps read them (annotations `f` adds are then added
+  // for every step at once, which the query adds anyway).
   Status EvalRangeFunction(
       const parser::Expr& node, const parser::MatrixSelector& ms, int64_t ts, RangeArg* meta,
-      const std::function<std::optional<double>(std::span<const FPoint>)>& f,
+      const RangeFn& f,
       const std::function<bool(const Labels&)>& flag,
       const std::function<void(const Labels&, std::optional<double>, bool)>& emit);
 
@@ -170,17 +187,48 @@ class Evaluator {
     Labels metric;
     std::vector<FPoint> points;  // time order, includes staleness markers
     std::vector<FPoint> live;    // `points` without staleness markers, if it has any
+    // Start timestamps (ms, 0 = unknown) parallel to `points` / `live`; empty when every one of
+    // the series is 0 (storage::SeriesSet::TakeSamples' convention), so data without start
+    // timestamps (tsdb) costs nothing here. Kept apart so that FPoint stays 16 bytes.
+    std::vector<int64_t> st;
+    std::vector<int64_t> live_st;
     bool has_stale = false;
     // Where the last evaluation's windows began and ended (indexes into points / Live()):
     // range queries evaluate in increasing time, so the next search starts there.
     size_t hint_lo = 0, hint_hi = 0, live_lo = 0, live_hi = 0;
     const std::vector<FPoint>& Live() const { return has_stale ? live : points; }
+    const std::vector<int64_t>& LiveSt() const { return has_stale ? live_st : st; }
+    // Drops the points (and start timestamps) outside [mint, maxt].
+    void TrimTo(int64_t mint, int64_t maxt) {
+      auto lo = std::lower_bound(points.begin(), points.end(), mint,
+                                 [](const FPoint& p, int64_t t) { return p.t < t; });
+      auto hi = std::upper_bound(lo, points.end(), maxt,
+                                 [](int64_t t, const FPoint& p) { return t < p.t; });
+      if (lo == points.begin() && hi == points.end()) return;
+      if (!st.empty()) {
+        st.erase(st.begin() + (hi - points.begin()), st.end());
+        st.erase(st.begin(), st.begin() + (lo - points.begin()));
+      }
+      points.erase(hi, points.end());
+      points.erase(points.begin(), lo);
+    }
+    // The start timestamps of Live()[lo, hi) (empty when the series has none).
+    std::span<const int64_t> LiveStOf(size_t lo, size_t hi) const {
+      const std::vector<int64_t>& s = LiveSt();
+      if (s.empty()) return {};
+      return std::span<const int64_t>(s.data() + lo, hi - lo);
+    }
   };
+  static_assert(sizeof(FPoint) == 16, "start timestamps stay out of FPoint (Loaded::st)");
   struct Window {
     int64_t mint;
     int64_t maxt;
   };
 
+  // Picks each series' sample of vs at ts as EvalVectorSelectorInto documents and calls
+  // `pick(series, index into series.points, value)` (the value is interpolated for `smoothed`).
+  template <typename Pick>
+  Status PickInstant(const parser::VectorSelector& vs, int64_t ts, Pick&& pick);
   Result<EValue> EvalBinary(const parser::BinaryExpr& b, int64_t ts);
   Result<EValue> EvalSubquery(const parser::SubqueryExpr& sq, int64_t ts, RangeArg* out);
   Result<EValue> EvalMatrixSelector(const parser::MatrixSelector& ms, int64_t ts, RangeArg* out);

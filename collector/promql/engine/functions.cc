@@ -83,46 +83,87 @@ bool ValidLabelName(std::string_view n) { return !n.empty() && common::IsValidUt
 
 // ---- range helpers ----------------------------------------------------------------------------
 
-std::optional<double> ExtrapolatedRate(std::span<const FPoint> pts, const RangeArg& ra,
-                                       bool is_counter, bool is_rate) {
-  if (pts.size() < 2) return std::nullopt;
+// Whether curr's start timestamp (OTel start time / created timestamp) says that the counter
+// restarted after prev (upstream's isStartTimestampReset). A start timestamp of 0 is unknown,
+// one at or after the sample's own time is OTel's "unknown start" or invalid, and one before
+// prev's time is a cumulative series carrying on. One equal to prev's time marks a delta
+// sample (a reset) when prev's own start was known and valid, and a cumulative series whose
+// start is unknown otherwise.
+bool IsStartTimestampReset(int64_t prev_st, int64_t prev_t, int64_t curr_st, int64_t curr_t) {
+  if (curr_st == 0 || curr_st >= curr_t) return false;
+  if (curr_st < prev_t) return false;
+  if (curr_st > prev_t) return true;
+  if (prev_st > prev_t) return false;
+  return prev_st != 0 && prev_st != prev_t;
+}
+
+// Whether curr's start timestamp reaches back before prev without being prev's own start: the
+// intervals the two samples cover overlap (upstream's checkStartTimeOverlap). Neither a delta
+// series (curr_st == prev_t) nor a cumulative one (curr_st == prev_st) overlaps.
+bool StartTimeOverlap(int64_t prev_st, int64_t prev_t, int64_t curr_st) {
+  return curr_st != 0 && curr_st < prev_t && curr_st != prev_st;
+}
+
+// rate / increase / delta over one window. `st` holds the points' start timestamps (or is
+// empty): for counters they mark resets too, and when the first point's start lies inside the
+// range a zero sample is assumed there instead of extrapolating to the left, which also gives a
+// value for a single point. `overlap` is set when counter start timestamps overlap.
+std::optional<double> ExtrapolatedRate(std::span<const FPoint> pts, std::span<const int64_t> st,
+                                       const RangeArg& ra, bool is_counter, bool is_rate,
+                                       bool* overlap = nullptr) {
+  if (pts.empty()) return std::nullopt;
   int64_t range_start = ra.range_end - ra.range_ms;
   int64_t range_end = ra.range_end;
   size_t n1 = pts.size() - 1;
   int64_t first_t = pts.front().t, last_t = pts.back().t;
   double result = pts.back().v - pts.front().v;
   if (is_counter) {
-    double prev = pts.front().v;
     for (size_t i = 1; i < pts.size(); ++i) {
-      if (pts[i].v < prev) result += prev;
-      prev = pts[i].v;
+      bool reset = pts[i].v < pts[i - 1].v;
+      if (!st.empty()) {
+        if (overlap != nullptr && StartTimeOverlap(st[i - 1], pts[i - 1].t, st[i])) *overlap = true;
+        reset = reset || IsStartTimestampReset(st[i - 1], pts[i - 1].t, st[i], pts[i].t);
+      }
+      if (reset) result += pts[i - 1].v;
     }
   }
   double to_start = static_cast<double>(first_t - range_start) / 1000;
   double to_end = static_cast<double>(range_end - last_t) / 1000;
   double sampled = static_cast<double>(last_t - first_t) / 1000;
-  double avg_between = sampled / static_cast<double>(n1);
+  double avg_between = n1 > 0 ? sampled / static_cast<double>(n1) : 0;
   double threshold = avg_between * 1.1;
-  double interval = sampled;
-  if (to_start >= threshold) to_start = avg_between / 2;
-  if (is_counter && result > 0 && pts.front().v >= 0) {
-    double to_zero = sampled * (pts.front().v / result);
-    if (to_zero < to_start) to_start = to_zero;
+  if (is_counter && !st.empty() && st[0] != 0 && st[0] > range_start && st[0] < first_t) {
+    // The counter started inside the range (the range start is exclusive): count from a zero
+    // sample at its start. With a single point, threshold 0 also drops extrapolation right.
+    to_start = 0;
+    sampled = static_cast<double>(last_t - st[0]) / 1000;
+    result += pts.front().v;
+  } else if (n1 == 0) {
+    return std::nullopt;
+  } else {
+    if (to_start >= threshold) to_start = avg_between / 2;
+    if (is_counter && result > 0 && pts.front().v >= 0) {
+      double to_zero = sampled * (pts.front().v / result);
+      if (to_zero < to_start) to_start = to_zero;
+    }
   }
-  interval += to_start;
   if (to_end >= threshold) to_end = avg_between / 2;
-  interval += to_end;
-  double factor = interval / sampled;
+  double factor = sampled != 0 ? (sampled + to_start + to_end) / sampled : 1;
   if (is_rate) factor /= static_cast<double>(ra.range_ms) / 1000;
   return result * factor;
 }
 
-std::optional<double> InstantValue(std::span<const FPoint> pts, bool is_rate) {
+// irate / idelta over the last two points. For irate, a decrease or a start-timestamp reset
+// (`st`: the points' start timestamps, or empty) makes the last value the increase.
+std::optional<double> InstantValue(std::span<const FPoint> pts, std::span<const int64_t> st,
+                                   bool is_rate) {
   if (pts.size() < 2) return std::nullopt;
-  const FPoint& last = pts.back();
-  const FPoint& prev = pts[pts.size() - 2];
+  size_t n = pts.size();
+  const FPoint& last = pts[n - 1];
+  const FPoint& prev = pts[n - 2];
   double r;
-  if (is_rate && last.v < prev.v) {
+  if (is_rate && (last.v < prev.v ||
+                  (!st.empty() && IsStartTimestampReset(st[n - 2], prev.t, st[n - 1], last.t)))) {
     r = last.v;
   } else {
     r = last.v - prev.v;
@@ -697,6 +738,19 @@ Result<EValue> EvalCallImpl(Evaluator& ev, const Call& call, int64_t ts, const C
     }
     return VecValue(std::move(v));
   }
+  if (fn == "start_timestamp") {
+    // Start timestamps come with a selector's samples; an expression's samples have none, so
+    // it yields nothing (as upstream).
+    const Expr& u = Unparen(arg(0));
+    if (u.kind != Expr::Kind::kVectorSelector) {
+      auto r = VectorArg(ev, u, ts);
+      if (!r.ok()) return r.status();
+      return VecValue({});
+    }
+    auto r = ev.EvalStartTimestamps(static_cast<const VectorSelector&>(u), ts);
+    if (!r.ok()) return r.status();
+    return VecValue(std::move(*r));
+  }
   if (fn == "timestamp") {
     const Expr& u = Unparen(arg(0));
     EVector v;
@@ -1054,41 +1108,50 @@ Result<EValue> EvalCallImpl(Evaluator& ev, const Call& call, int64_t ts, const C
   }
   bool keep_name = fn == "last_over_time" || fn == "first_over_time";
 
-  using RangeFn = std::function<std::optional<double>(std::span<const FPoint>)>;
   RangeFn f;
   RangeArg& r = *ra;
-  if (fn == "rate") {
-    f = [&](const auto& p) { return ExtrapolatedRate(p, r, true, true); };
-  } else if (fn == "increase") {
-    f = [&](const auto& p) { return ExtrapolatedRate(p, r, true, false); };
+  if (fn == "rate" || fn == "increase") {
+    f = [&, is_rate = fn == "rate"](const auto& p, const WindowInfo& w) {
+      bool overlap = false;
+      auto v = ExtrapolatedRate(p, w.st, r, true, is_rate, &overlap);
+      if (overlap) {
+        ev.Warn("sample has start time that overlaps with previous sample timestamp for metric \"" +
+                    std::string(w.metric.Get("__name__")) + "\"",
+                rpos);
+      }
+      return v;
+    };
   } else if (fn == "delta") {
-    f = [&](const auto& p) { return ExtrapolatedRate(p, r, false, false); };
+    f = [&](const auto& p, const auto&) { return ExtrapolatedRate(p, {}, r, false, false); };
   } else if (fn == "irate") {
-    f = [](const auto& p) { return InstantValue(p, true); };
+    f = [](const auto& p, const WindowInfo& w) { return InstantValue(p, w.st, true); };
   } else if (fn == "idelta") {
-    f = [](const auto& p) { return InstantValue(p, false); };
+    f = [](const auto& p, const auto&) { return InstantValue(p, {}, false); };
   } else if (fn == "deriv") {
-    f = [](const auto& p) -> std::optional<double> {
+    f = [](const auto& p, const auto&) -> std::optional<double> {
       if (p.size() < 2) return std::nullopt;
       return LinearRegression(p, p[0].t).first;
     };
   } else if (fn == "predict_linear") {
     double dur = sargs[0];
-    f = [dur, ts](const auto& p) -> std::optional<double> {
+    f = [dur, ts](const auto& p, const auto&) -> std::optional<double> {
       if (p.size() < 2) return std::nullopt;
       auto [slope, intercept] = LinearRegression(p, ts);
       return slope * dur + intercept;
     };
   } else if (fn == "resets") {
-    f = [](const auto& p) -> std::optional<double> {
+    f = [](const auto& p, const WindowInfo& w) -> std::optional<double> {
       double n = 0;
       for (size_t i = 1; i < p.size(); ++i) {
-        if (p[i].v < p[i - 1].v) n++;
+        if (p[i].v < p[i - 1].v ||
+            (!w.st.empty() && IsStartTimestampReset(w.st[i - 1], p[i - 1].t, w.st[i], p[i].t))) {
+          n++;
+        }
       }
       return n;
     };
   } else if (fn == "changes") {
-    f = [](const auto& p) -> std::optional<double> {
+    f = [](const auto& p, const auto&) -> std::optional<double> {
       double n = 0;
       for (size_t i = 1; i < p.size(); ++i) {
         double c = p[i].v, prev = p[i - 1].v;
@@ -1097,20 +1160,22 @@ Result<EValue> EvalCallImpl(Evaluator& ev, const Call& call, int64_t ts, const C
       return n;
     };
   } else if (fn == "avg_over_time") {
-    f = [](const auto& p) -> std::optional<double> { return AvgOverTime(p); };
+    f = [](const auto& p, const auto&) -> std::optional<double> { return AvgOverTime(p); };
   } else if (fn == "sum_over_time") {
-    f = [](const auto& p) -> std::optional<double> {
+    f = [](const auto& p, const auto&) -> std::optional<double> {
       double s = 0, c = 0;
       for (const auto& x : p) KahanSumInc(x.v, s, c);
       return s + c;
     };
   } else if (fn == "count_over_time") {
-    f = [](const auto& p) -> std::optional<double> { return static_cast<double>(p.size()); };
+    f = [](const auto& p, const auto&) -> std::optional<double> {
+      return static_cast<double>(p.size());
+    };
   } else if (fn == "min_over_time" || fn == "max_over_time" || fn == "ts_of_min_over_time" ||
              fn == "ts_of_max_over_time") {
     bool is_max = fn == "max_over_time" || fn == "ts_of_max_over_time";
     bool want_ts = fn.rfind("ts_of_", 0) == 0;
-    f = [is_max, want_ts](const auto& p) -> std::optional<double> {
+    f = [is_max, want_ts](const auto& p, const auto&) -> std::optional<double> {
       double best = p[0].v;
       int64_t best_t = p[0].t;
       for (const auto& x : p) {
@@ -1123,33 +1188,35 @@ Result<EValue> EvalCallImpl(Evaluator& ev, const Call& call, int64_t ts, const C
       return want_ts ? static_cast<double>(best_t) / 1000.0 : best;
     };
   } else if (fn == "last_over_time") {
-    f = [](const auto& p) -> std::optional<double> { return p.back().v; };
+    f = [](const auto& p, const auto&) -> std::optional<double> { return p.back().v; };
   } else if (fn == "first_over_time") {
-    f = [](const auto& p) -> std::optional<double> { return p.front().v; };
+    f = [](const auto& p, const auto&) -> std::optional<double> { return p.front().v; };
   } else if (fn == "ts_of_last_over_time") {
-    f = [](const auto& p) -> std::optional<double> {
+    f = [](const auto& p, const auto&) -> std::optional<double> {
       return static_cast<double>(p.back().t) / 1000.0;
     };
   } else if (fn == "ts_of_first_over_time") {
-    f = [](const auto& p) -> std::optional<double> {
+    f = [](const auto& p, const auto&) -> std::optional<double> {
       return static_cast<double>(p.front().t) / 1000.0;
     };
   } else if (fn == "present_over_time") {
-    f = [](const auto&) -> std::optional<double> { return 1.0; };
+    f = [](const auto&, const auto&) -> std::optional<double> { return 1.0; };
   } else if (fn == "quantile_over_time") {
     double q = sargs[0];
-    f = [q](const auto& p) -> std::optional<double> {
+    f = [q](const auto& p, const auto&) -> std::optional<double> {
       std::vector<double> vals;
       vals.reserve(p.size());
       for (const auto& x : p) vals.push_back(x.v);
       return Quantile(q, vals);
     };
   } else if (fn == "stddev_over_time") {
-    f = [](const auto& p) -> std::optional<double> { return std::sqrt(VarianceOverTime(p)); };
+    f = [](const auto& p, const auto&) -> std::optional<double> {
+      return std::sqrt(VarianceOverTime(p));
+    };
   } else if (fn == "stdvar_over_time") {
-    f = [](const auto& p) -> std::optional<double> { return VarianceOverTime(p); };
+    f = [](const auto& p, const auto&) -> std::optional<double> { return VarianceOverTime(p); };
   } else if (fn == "mad_over_time") {
-    f = [](const auto& p) -> std::optional<double> {
+    f = [](const auto& p, const auto&) -> std::optional<double> {
       std::vector<double> vals;
       for (const auto& x : p) {
         // A NaN sample makes the median, and so the deviation, undefined (upstream: NaN).
@@ -1163,7 +1230,7 @@ Result<EValue> EvalCallImpl(Evaluator& ev, const Call& call, int64_t ts, const C
     };
   } else if (fn == "double_exponential_smoothing") {
     double sf = sargs[0], tf = sargs[1];
-    f = [sf, tf](const auto& p) -> std::optional<double> {
+    f = [sf, tf](const auto& p, const auto&) -> std::optional<double> {
       if (p.size() < 2) return std::nullopt;
       double s0 = 0, s1 = p[0].v, b = p[1].v - p[0].v;
       for (size_t i = 1; i < p.size(); ++i) {
@@ -1195,7 +1262,8 @@ Result<EValue> EvalCallImpl(Evaluator& ev, const Call& call, int64_t ts, const C
   if (extended) {
     bool counter = fn == "rate" || fn == "increase";
     if (fn == "rate" || fn == "increase" || fn == "delta") {
-      f = [&r, counter, is_rate = fn == "rate"](const auto& p) -> std::optional<double> {
+      f = [&r, counter, is_rate = fn == "rate"](const auto& p,
+                                                 const auto&) -> std::optional<double> {
         double res = p.back().v - p.front().v;
         if (counter) {
           for (size_t i = 1; i < p.size(); ++i) {
@@ -1249,7 +1317,7 @@ Result<EValue> EvalCallImpl(Evaluator& ev, const Call& call, int64_t ts, const C
                 rpos);
       }
     }
-    auto v = f(s.points);
+    auto v = f(s.points, WindowInfo{s.metric, {}});  // no start timestamps: see WindowInfo
     if (!v) continue;
     bool drop = keep_name ? s.drop_name : true;
     // The matrix is not read again: move the labels unless `s` is the adjusted copy.

@@ -10,15 +10,14 @@
 #include <vector>
 
 #include "collector/model/labels.h"
+#include "collector/storage/sample.h"
 
 namespace collector::promql {
 
 using model::Labels;
 
-struct FPoint {
-  int64_t t = 0;
-  double v = 0;
-};
+// A float point of a series (the storage's sample type, so loaded series move in uncopied).
+using FPoint = storage::Sample;
 
 // One element of an instant vector.
 struct Sample {

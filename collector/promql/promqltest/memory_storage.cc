@@ -57,10 +57,6 @@ class MemSeries : public storage::Series {
   std::unique_ptr<storage::SampleIterator> Iterator() const override {
     return std::make_unique<MemIterator>(begin_, end_);
   }
-  const std::vector<storage::ChunkMeta>& Chunks() const override {
-    static const std::vector<storage::ChunkMeta> kNone;
-    return kNone;
-  }
 
  private:
   const model::Labels* labels_;

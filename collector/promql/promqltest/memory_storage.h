@@ -5,7 +5,6 @@
 // Add() rejects what upstream's head rejects by default: a sample older than the newest sample of
 // its series (ErrOutOfOrderSample) and a different value at an already-used timestamp
 // (ErrDuplicateSampleForTimestamp); the same value (same bits) again is accepted and ignored.
-// Series::Chunks() returns an empty vector: the engine must read through Iterator().
 //
 // Native-histogram samples are not stored (Lookout's values are float-only). MarkHistogram()
 // records that a label set has one at a timestamp, so the runner can skip exactly the evals that

@@ -52,7 +52,6 @@ TEST(MemoryStorage, SelectSeekAndLabels) {
     EXPECT_TRUE(it2->Seek(0));  // never moves back
     EXPECT_EQ(it2->t(), 50);
     EXPECT_FALSE(it2->Seek(51));
-    EXPECT_TRUE(set->At().Chunks().empty());
   }
   EXPECT_TRUE(set->status().ok());
   EXPECT_EQ(seen, (std::vector<Labels>{a, b}));  // sorted
@@ -86,6 +85,16 @@ TEST(MemoryStorage, StartTimestampsAndHistogramMarks) {
   EXPECT_EQ(it->st(), 5);
   ASSERT_TRUE(it->Next());
   EXPECT_EQ(it->st(), 0);
+  // The default TakeSamples keeps start timestamps in parallel, from the first sample on.
+  auto set2 = (*q)->Select(true, 0, 100, {});
+  ASSERT_TRUE(set2->Next());
+  std::vector<storage::Sample> pts;
+  std::vector<int64_t> st;
+  ASSERT_TRUE(set2->TakeSamples(pts, st).ok());
+  ASSERT_EQ(pts.size(), 2u);
+  EXPECT_EQ(pts[1].t, 20);
+  EXPECT_EQ(pts[1].v, 2);
+  EXPECT_EQ(st, (std::vector<int64_t>{5, 0}));
   ASSERT_EQ(s.histogram_series().size(), 1u);
   EXPECT_EQ(s.histogram_series().at(a).count(30), 1u);
   s.Clear();

@@ -522,7 +522,7 @@ std::string_view FailureKindName(FailureKind k) {
 }
 
 std::string_view SkipKindName(SkipKind k) {
-  return k == SkipKind::kNativeHistograms ? "native histograms" : "needs start timestamps";
+  return k == SkipKind::kNativeHistograms ? "native histograms" : "?";
 }
 
 bool AlmostEqual(double a, double b) {
@@ -552,16 +552,14 @@ FileReport RunScript(const Script& script, const std::string& path, const RunOpt
   MemoryStorage store;
   Engine engine(opts.engine);
   int nh_line = 0;  // line of the load that brought native histograms, since the last clear
-  int st_line = 0;  // line of the load that brought @st lines
   for (const auto& cmd : script.commands) {
     if (std::holds_alternative<ClearCmd>(cmd)) {
       store.Clear();
-      nh_line = st_line = 0;
+      nh_line = 0;
       continue;
     }
     if (const auto* load = std::get_if<LoadCmd>(&cmd)) {
       if (load->has_histograms && nh_line == 0) nh_line = load->line;
-      if (load->has_start_timestamps && st_line == 0) st_line = load->line;
       for (const auto& s : load->series) {
         std::optional<Labels> nhcb = load->with_nhcb ? NhcbSeries(s.labels) : std::nullopt;
         for (size_t i = 0; i < s.values.size(); ++i) {
@@ -611,10 +609,6 @@ FileReport RunScript(const Script& script, const std::string& path, const RunOpt
       r.outcome = Outcome::kSkip;
       r.skip = SkipKind::kNativeHistograms;
       r.skip_reason = std::move(*nh_reason);
-    } else if (st_line != 0) {
-      r.outcome = Outcome::kSkip;
-      r.skip = SkipKind::kStartTimestamps;
-      r.skip_reason = "needs start timestamps (@st data loaded at line " + std::to_string(st_line) + ")";
     } else {
       RunEval(e, store, engine, r);
     }
@@ -629,7 +623,7 @@ FileReport RunScript(const Script& script, const std::string& path, const RunOpt
         break;
       case Outcome::kSkip:
         rep.skipped++;
-        (r.skip == SkipKind::kNativeHistograms ? rep.skipped_native_histograms : rep.skipped_start_timestamps)++;
+        rep.skipped_native_histograms++;
         break;
     }
     if (!r.notes.empty()) rep.annotation_notes++;

@@ -16,7 +16,7 @@
 // Not done (upstream's optional cross-checks, FORMAT.md 5.5): range-mode consistency of instant
 // evals and @-modifier invariance.
 //
-// Skips (an eval is skipped, never run, with its reason):
+// Skips (an eval is skipped, never run, with its reason), for native histograms only:
 //   * kNativeHistograms (Lookout's storage and values are float-only; upstream allows skipping
 //     for native histograms only). Every load is stored: float samples as floats, while a series
 //     with `{{...}}` samples, and the NHCB series `load_with_nhcb` synthesises (`x` from
@@ -27,10 +27,8 @@
 //     other eval runs. With RunOptions::conservative_nh_skip, every eval is skipped while a
 //     `{{...}}` sample or a `load_with_nhcb` block is loaded since the last `clear` (FORMAT.md
 //     section 7).
-//   * kStartTimestamps: an `@st` line was loaded since the last `clear`. The start timestamps are
-//     parsed and stored (MemoryStorage, storage::SampleIterator::st()), but the engine does not
-//     use them yet (upstream's UseStartTimestamps in rate/increase/irate/resets, start_timestamp()). This is NOT a native-histogram skip: it is counted
-//     separately (FileReport::skipped_start_timestamps) so it stays visible.
+// Start timestamps (`@st` lines) are stored with the samples (MemoryStorage,
+// storage::SampleIterator::st()) and the engine uses them; they cause no skip.
 //
 // Errors: a script that does not parse gives FileReport::script_error and no evals. Load errors
 // (out-of-order or duplicate samples) are failures of kind kLoad. Exceptions thrown by the
@@ -70,7 +68,7 @@ enum class FailureKind {
 };
 std::string_view FailureKindName(FailureKind k);
 
-enum class SkipKind { kNativeHistograms, kStartTimestamps };
+enum class SkipKind { kNativeHistograms };
 std::string_view SkipKindName(SkipKind k);
 
 struct EvalReport {
@@ -95,7 +93,6 @@ struct FileReport {
   int failed = 0;
   int skipped = 0;
   int skipped_native_histograms = 0;
-  int skipped_start_timestamps = 0;
   int fail_message_mismatches = 0;  // failures of kind kFailMessage (included in `failed`)
   int annotation_notes = 0;         // evals with annotation-text notes
 };

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collector/storage/sample.h"
 #include "common/base/status.h"
 
 namespace collector::tsdb::chunkenc {
@@ -37,10 +38,7 @@ inline constexpr int kMaxDecimalDigits = 9;
 // Decode refuses blocks claiming more samples than this.
 inline constexpr uint64_t kMaxBlockSamples = 1u << 24;
 
-struct Sample {
-  int64_t t;
-  double v;
-};
+using Sample = storage::Sample;
 
 // True when `data` is a block (and not a plain XOR chunk).
 inline bool IsBlock(std::string_view data) {
@@ -77,6 +75,8 @@ class GroupView {
   // malformed section.
   common::Result<bool> Decode(uint64_t ref, std::vector<Sample>& out) const;
   size_t size() const { return dir_.size(); }
+  // Memory held (inflated payload and directory), for caches.
+  size_t MemoryBytes() const { return payload_.capacity() + dir_.capacity() * sizeof(Entry) + sizeof *this; }
   std::vector<uint64_t> Refs() const;
 
  private:
