@@ -15,24 +15,31 @@ bool IsValidLabelName(std::string_view n) {
   return true;
 }
 
-Labels::Labels(std::vector<Label> ls) : ls_(std::move(ls)) {
-  std::sort(ls_.begin(), ls_.end(), [](const Label& a, const Label& b) { return a.name < b.name; });
+Labels::Labels(std::vector<Label> ls) {
+  std::sort(ls.begin(), ls.end(), [](const Label& a, const Label& b) { return a.name < b.name; });
+  if (!ls.empty()) ls_ = std::make_shared<const std::vector<Label>>(std::move(ls));
 }
 
 Labels::Labels(std::initializer_list<std::pair<std::string_view, std::string_view>> ls) {
-  for (const auto& [n, v] : ls) ls_.push_back(Label{std::string(n), std::string(v)});
-  std::sort(ls_.begin(), ls_.end(), [](const Label& a, const Label& b) { return a.name < b.name; });
+  std::vector<Label> v;
+  for (const auto& [n, val] : ls) v.push_back(Label{std::string(n), std::string(val)});
+  *this = Labels(std::move(v));
+}
+
+const std::vector<Label>& Labels::Empty() {
+  static const std::vector<Label> kEmpty;
+  return kEmpty;
 }
 
 std::string_view Labels::Get(std::string_view name) const {
-  for (const auto& l : ls_) {
+  for (const auto& l : items()) {
     if (l.name == name) return l.value;
   }
   return "";
 }
 
 bool Labels::Has(std::string_view name) const {
-  for (const auto& l : ls_) {
+  for (const auto& l : items()) {
     if (l.name == name) return true;
   }
   return false;
@@ -49,7 +56,7 @@ uint64_t Labels::Hash() const {
     h ^= 0xff;
     h *= 1099511628211ull;
   };
-  for (const auto& l : ls_) {
+  for (const auto& l : items()) {
     mix(l.name);
     mix(l.value);
   }
@@ -63,7 +70,7 @@ uint64_t Labels::Hash() const {
 
 std::string Labels::ToString() const {
   std::string s = "{";
-  for (const auto& l : ls_) {
+  for (const auto& l : items()) {
     if (s.size() > 1) s += ", ";
     s += l.name;
     s += "=\"";
@@ -83,18 +90,18 @@ std::string Labels::ToString() const {
 
 size_t Labels::ByteSize() const {
   size_t n = 0;
-  for (const auto& l : ls_) n += l.name.size() + l.value.size();
+  for (const auto& l : items()) n += l.name.size() + l.value.size();
   return n;
 }
 
 int Labels::Compare(const Labels& a, const Labels& b) {
-  size_t n = std::min(a.ls_.size(), b.ls_.size());
+  size_t n = std::min(a.size(), b.size());
   for (size_t i = 0; i < n; ++i) {
-    if (int c = a.ls_[i].name.compare(b.ls_[i].name); c != 0) return c < 0 ? -1 : 1;
-    if (int c = a.ls_[i].value.compare(b.ls_[i].value); c != 0) return c < 0 ? -1 : 1;
+    if (int c = a.items()[i].name.compare(b.items()[i].name); c != 0) return c < 0 ? -1 : 1;
+    if (int c = a.items()[i].value.compare(b.items()[i].value); c != 0) return c < 0 ? -1 : 1;
   }
-  if (a.ls_.size() == b.ls_.size()) return 0;
-  return a.ls_.size() < b.ls_.size() ? -1 : 1;
+  if (a.size() == b.size()) return 0;
+  return a.size() < b.size() ? -1 : 1;
 }
 
 LabelsBuilder::LabelsBuilder(const Labels& base) : ls_(base.items()) {}

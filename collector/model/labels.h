@@ -1,9 +1,10 @@
 #pragma once
-// Labels: an immutable-by-convention label set sorted by name, as Prometheus' labels.Labels.
+// Labels: an immutable label set sorted by name, as Prometheus' labels.Labels.
 // The metric name is the label "__name__". Equality and ordering compare name/value pairs in
 // order (Prometheus' labels.Compare). Thread affinity: none (a value type).
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,11 +30,11 @@ class Labels {
   explicit Labels(std::vector<Label> ls);
   Labels(std::initializer_list<std::pair<std::string_view, std::string_view>> ls);
 
-  const std::vector<Label>& items() const { return ls_; }
-  size_t size() const { return ls_.size(); }
-  bool empty() const { return ls_.empty(); }
-  auto begin() const { return ls_.begin(); }
-  auto end() const { return ls_.end(); }
+  const std::vector<Label>& items() const { return ls_ ? *ls_ : Empty(); }
+  size_t size() const { return items().size(); }
+  bool empty() const { return items().empty(); }
+  auto begin() const { return items().begin(); }
+  auto end() const { return items().end(); }
   // Value of `name`, or "" when absent.
   std::string_view Get(std::string_view name) const;
   bool Has(std::string_view name) const;
@@ -44,13 +45,16 @@ class Labels {
   // Total bytes of names and values.
   size_t ByteSize() const;
 
-  bool operator==(const Labels& o) const { return ls_ == o.ls_; }
+  bool operator==(const Labels& o) const { return ls_ == o.ls_ || items() == o.items(); }
   // Prometheus' labels.Compare: pairwise name then value, shorter first on a common prefix.
   static int Compare(const Labels& a, const Labels& b);
   bool operator<(const Labels& o) const { return Compare(*this, o) < 0; }
 
  private:
-  std::vector<Label> ls_;
+  static const std::vector<Label>& Empty();
+  // Shared and immutable: a copy is a reference count, not a copy of the strings (the PromQL
+  // engine copies a label set per sample and step). Null when empty.
+  std::shared_ptr<const std::vector<Label>> ls_;
 };
 
 // Builds a Labels from unsorted pairs; later Set() of a name replaces it, Del() removes it.

@@ -680,36 +680,36 @@ class VectorSeriesSet : public storage::SeriesSet {
 }  // namespace
 
 std::vector<SeriesRef> DB::MatchRefs(std::span<const storage::Matcher> ms) {
+  // Candidates come from one matcher that cannot match the empty value: the `=` matcher with
+  // the shortest postings list, else the first other one (the union of its values' lists; a
+  // series has one value per name, so no duplicates). Every matcher is then checked on the
+  // candidates' label sets, so no list is sorted or intersected. Unordered.
   std::vector<SeriesRef> cand;
   bool have = false;
   {
     std::shared_lock<std::shared_mutex> il(index_mu_);
-    // Intersect the postings of matchers that cannot match the empty value.
+    const std::vector<SeriesRef>* best = nullptr;
+    const storage::Matcher* other = nullptr;
     for (const auto& m : ms) {
       if (m.Matches("")) continue;
-      std::vector<SeriesRef> refs;
       auto it = postings_.find(m.name());
-      if (it != postings_.end()) {
-        if (m.type() == storage::Matcher::Type::kEqual) {
-          auto v = it->second.find(m.value());
-          if (v != it->second.end()) refs = v->second;
-        } else {
-          for (const auto& [value, list] : it->second) {
-            if (m.Matches(value)) refs.insert(refs.end(), list.begin(), list.end());
-          }
-        }
+      if (it == postings_.end()) return cand;  // no series has the label
+      if (m.type() == storage::Matcher::Type::kEqual) {
+        auto v = it->second.find(m.value());
+        if (v == it->second.end()) return cand;
+        if (best == nullptr || v->second.size() < best->size()) best = &v->second;
+      } else if (other == nullptr) {
+        other = &m;
       }
-      std::sort(refs.begin(), refs.end());
-      if (!have) {
-        cand = std::move(refs);
-        have = true;
-      } else {
-        std::vector<SeriesRef> out;
-        std::set_intersection(cand.begin(), cand.end(), refs.begin(), refs.end(),
-                              std::back_inserter(out));
-        cand = std::move(out);
+    }
+    if (best != nullptr) {
+      cand = *best;
+      have = true;
+    } else if (other != nullptr) {
+      for (const auto& [value, list] : postings_.find(other->name())->second) {
+        if (other->Matches(value)) cand.insert(cand.end(), list.begin(), list.end());
       }
-      if (cand.empty()) return cand;
+      have = true;
     }
   }
   if (!have) {
@@ -717,7 +717,6 @@ std::vector<SeriesRef> DB::MatchRefs(std::span<const storage::Matcher> ms) {
       std::lock_guard<std::mutex> l(stripes_[i].mu);
       for (const auto& s : stripes_[i].owned) cand.push_back(s->ref);
     }
-    std::sort(cand.begin(), cand.end());
   }
   // Check every matcher on the label set (absent labels read as "").
   std::vector<SeriesRef> out;

@@ -2,6 +2,8 @@
 
 #include "collector/tsdb/chunkenc/varint.h"
 
+#include <algorithm>
+#include <bit>
 #include <cstring>
 
 namespace collector::tsdb::chunkenc {
@@ -134,8 +136,26 @@ bool XorIterator::ReadBit(bool& b) {
 }
 
 bool XorIterator::ReadBits(int nbits, uint64_t& out) {
+  if (nbits > 56) {  // one 8-byte window holds at least 57 unread bits
+    uint64_t hi, lo;
+    if (!ReadBits(nbits - 32, hi) || !ReadBits(32, lo)) return false;
+    out = (hi << 32) | lo;
+    return true;
+  }
   out = 0;
-  for (int i = 0; i < nbits; ++i) {
+  if (nbits == 0) return true;
+  if (pos_ + 8 <= data_.size()) {
+    // The next 8 bytes as a big-endian word; the bits wanted start at bit_pos_.
+    uint64_t w;
+    std::memcpy(&w, data_.data() + pos_, 8);
+    if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
+    out = (w << bit_pos_) >> (64 - nbits);
+    int end = bit_pos_ + nbits;
+    pos_ += static_cast<size_t>(end >> 3);
+    bit_pos_ = end & 7;
+    return true;
+  }
+  for (int i = 0; i < nbits; ++i) {  // the chunk's last bytes
     bool b;
     if (!ReadBit(b)) return false;
     out = (out << 1) | (b ? 1 : 0);
@@ -205,7 +225,18 @@ bool XorIterator::Next() {
   } else {
     int prefix = 0;
     bool b;
-    while (prefix < 4) {
+    const bool fast = pos_ + 8 <= data_.size();
+    if (fast) {
+      // The delta-of-delta prefix: up to four 1 bits, ended by a 0 unless there are four.
+      uint64_t w;
+      std::memcpy(&w, data_.data() + pos_, 8);
+      if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
+      prefix = std::min(4, std::countl_one(w << bit_pos_));
+      int end = bit_pos_ + prefix + (prefix < 4 ? 1 : 0);
+      pos_ += static_cast<size_t>(end >> 3);
+      bit_pos_ = end & 7;
+    }
+    while (!fast && prefix < 4) {
       if (!ReadBit(b)) {
         ok = false;
         break;
