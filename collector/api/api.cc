@@ -126,6 +126,21 @@ json LabelsJson(const Labels& l) {
 }
 
 void AppendJsonString(std::string& out, std::string_view s) {
+  // Printable ASCII without '"' or '\\' is its own JSON text (most label names and values);
+  // anything else goes through nlohmann-json's escaping.
+  bool plain = true;
+  for (char c : s) {
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    out += '"';
+    out += s;
+    out += '"';
+    return;
+  }
   out += json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

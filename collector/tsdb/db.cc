@@ -552,107 +552,95 @@ std::unique_ptr<storage::Appender> DB::NewAppender() { return std::make_unique<H
 
 namespace {
 
-// Iterates a Select's samples of one series: the persisted ones (decoded, within [mint, maxt],
-// in time order) then the head chunks, skipping samples at or before the last one returned (a
-// chunk persisted while the Select ran is in both).
+// Iterates a Select's samples of one series: the persisted ones then those of the head after
+// the last persisted one (a chunk persisted while the Select ran is in both).
 class SeriesIterator : public storage::SampleIterator {
  public:
-  SeriesIterator(std::span<const Sample> persisted, const std::vector<ChunkMeta>* head,
-                 int64_t mint, int64_t maxt)
-      : persisted_(persisted), head_(head), mint_(mint), maxt_(maxt) {}
-  bool Next() override {
-    if (pos_ < persisted_.size()) {
-      t_ = persisted_[pos_].t;
-      v_ = persisted_[pos_].v;
-      ++pos_;
-      has_ = true;
-      return true;
-    }
-    for (;;) {
-      if (!it_) {
-        if (idx_ >= head_->size()) return false;
-        it_.emplace((*head_)[idx_++].data);
-      }
-      while (it_->Next()) {
-        int64_t t = it_->t();
-        if (t < mint_ || (has_ && t <= t_)) continue;
-        if (t > maxt_) break;
-        t_ = t;
-        v_ = it_->v();
-        has_ = true;
-        return true;
-      }
-      if (!it_->status().ok()) err_ = it_->status();
-      it_.reset();
+  SeriesIterator(std::span<const Sample> persisted, std::span<const Sample> head)
+      : a_(persisted), b_(head) {
+    if (!a_.empty()) {
+      auto p = std::upper_bound(b_.begin(), b_.end(), a_.back().t,
+                                [](int64_t t, const Sample& x) { return t < x.t; });
+      b_ = b_.subspan(static_cast<size_t>(p - b_.begin()));
     }
   }
-  bool Seek(int64_t t) override {
-    if (has_ && t_ >= t) return true;
-    if (pos_ < persisted_.size() && persisted_.back().t >= t) {
-      auto p = std::lower_bound(persisted_.begin() + static_cast<std::ptrdiff_t>(pos_),
-                                persisted_.end(), t,
-                                [](const Sample& a, int64_t x) { return a.t < x; });
-      pos_ = static_cast<size_t>(p - persisted_.begin());
-      return Next();
-    }
-    while (Next()) {
-      if (t_ >= t) return true;
-    }
+  bool Next() override {
+    if (++pos_ < a_.size() + b_.size()) return true;
+    pos_ = a_.size() + b_.size();
     return false;
   }
-  int64_t t() const override { return t_; }
-  double v() const override { return v_; }
-  Status status() const override { return err_; }
+  bool Seek(int64_t t) override {
+    if (pos_ != kBefore && pos_ < a_.size() + b_.size() && At().t >= t) return true;
+    size_t from = pos_ == kBefore ? 0 : pos_;
+    // The first sample with time >= t at or after `from`.
+    auto first_at = [t](std::span<const Sample> s, size_t i) {
+      return static_cast<size_t>(
+          std::lower_bound(s.begin() + static_cast<std::ptrdiff_t>(i), s.end(), t,
+                           [](const Sample& x, int64_t v) { return x.t < v; }) -
+          s.begin());
+    };
+    if (from < a_.size()) {
+      size_t i = first_at(a_, from);
+      pos_ = i < a_.size() ? i : a_.size() + first_at(b_, 0);
+    } else {
+      pos_ = a_.size() + first_at(b_, std::min(from - a_.size(), b_.size()));
+    }
+    return pos_ < a_.size() + b_.size();
+  }
+  int64_t t() const override { return At().t; }
+  double v() const override { return At().v; }
+  Status status() const override { return Status::Ok(); }
 
  private:
-  std::span<const Sample> persisted_;
-  size_t pos_ = 0;
-  const std::vector<ChunkMeta>* head_;
-  int64_t mint_, maxt_;
-  size_t idx_ = 0;
-  std::optional<XorIterator> it_;
-  int64_t t_ = 0;
-  double v_ = 0;
-  bool has_ = false;
-  Status err_;
+  static constexpr size_t kBefore = static_cast<size_t>(-1);
+  const Sample& At() const { return pos_ < a_.size() ? a_[pos_] : b_[pos_ - a_.size()]; }
+  std::span<const Sample> a_, b_;
+  size_t pos_ = kBefore;
 };
 
-// One series of a Select. The querier fills `persisted` (decoded rows, in [mint, maxt], strictly
-// increasing) and `head` (copies of its head chunks, taken under the series lock).
+// One series of a Select. The querier fills `head` (decoded under the series lock, within
+// [mint, maxt]) and then `persisted` (decoded rows, in [mint, maxt], strictly increasing).
 struct StoredSeries final : public storage::Series {
-  StoredSeries(SeriesRef r, Labels l, int64_t mn, int64_t mx)
-      : ref(r), lset(std::move(l)), mint(mn), maxt(mx) {}
+  StoredSeries(SeriesRef r, Labels l) : ref(r), lset(std::move(l)) {}
   const Labels& labels() const override { return lset; }
   std::unique_ptr<storage::SampleIterator> Iterator() const override {
-    return std::make_unique<SeriesIterator>(persisted, &head, mint, maxt);
+    return std::make_unique<SeriesIterator>(persisted, head);
   }
-  // Appends the head's samples to `persisted` and moves the lot out.
-  Status Take(std::vector<Sample>& out) {
-    for (const ChunkMeta& c : head) {
-      if (c.max_time < mint || c.min_time > maxt) continue;
-      if (!persisted.empty() && c.max_time <= persisted.back().t) continue;
-      XorIterator it(c.data);
-      while (it.Next()) {
-        int64_t t = it.t();
-        if (t < mint || (!persisted.empty() && t <= persisted.back().t)) continue;
-        if (t > maxt) break;
-        persisted.push_back(Sample{t, it.v()});
-      }
-      if (!it.status().ok()) return it.status();
+  // Appends the head's samples after the persisted ones and moves the lot out.
+  void Take(std::vector<Sample>& out) {
+    auto from = head.begin();
+    if (!persisted.empty()) {
+      from = std::upper_bound(head.begin(), head.end(), persisted.back().t,
+                              [](int64_t t, const Sample& x) { return t < x.t; });
     }
-    head.clear();
-    out = std::move(persisted);
+    if (persisted.empty()) {
+      out = std::move(head);
+    } else {
+      persisted.insert(persisted.end(), from, head.end());
+      out = std::move(persisted);
+    }
     persisted.clear();
-    return Status::Ok();
+    head.clear();
   }
 
   SeriesRef ref;
   Labels lset;
-  int64_t mint, maxt;
   bool read_db = false;  // may have persisted samples in [mint, maxt]
   std::vector<Sample> persisted;
-  std::vector<ChunkMeta> head;
+  std::vector<Sample> head;
 };
+
+// Appends the samples of XOR `chunk` within [mint, maxt] and after out's last one to `out`.
+Status DecodeChunkInto(std::string_view chunk, int64_t mint, int64_t maxt, std::vector<Sample>& out) {
+  XorIterator it(chunk);
+  while (it.Next()) {
+    int64_t t = it.t();
+    if (t < mint || (!out.empty() && t <= out.back().t)) continue;
+    if (t > maxt) break;
+    out.push_back(Sample{t, it.v()});
+  }
+  return it.status();
+}
 
 class VectorSeriesSet : public storage::SeriesSet {
  public:
@@ -668,7 +656,8 @@ class VectorSeriesSet : public storage::SeriesSet {
   Status status() const override { return status_; }
   Status TakeSamples(std::vector<Sample>& out, std::vector<int64_t>& st) override {
     st.clear();
-    return series_[pos_ - 1]->Take(out);
+    series_[pos_ - 1]->Take(out);
+    return Status::Ok();
   }
 
  private:
@@ -686,9 +675,11 @@ std::vector<SeriesRef> DB::MatchRefs(std::span<const storage::Matcher> ms) {
   // candidates' label sets, so no list is sorted or intersected. Unordered.
   std::vector<SeriesRef> cand;
   bool have = false;
+  const storage::Matcher* source = nullptr;  // the matcher the candidates came from
   {
     std::shared_lock<std::shared_mutex> il(index_mu_);
     const std::vector<SeriesRef>* best = nullptr;
+    const storage::Matcher* best_m = nullptr;
     const storage::Matcher* other = nullptr;
     for (const auto& m : ms) {
       if (m.Matches("")) continue;
@@ -697,7 +688,10 @@ std::vector<SeriesRef> DB::MatchRefs(std::span<const storage::Matcher> ms) {
       if (m.type() == storage::Matcher::Type::kEqual) {
         auto v = it->second.find(m.value());
         if (v == it->second.end()) return cand;
-        if (best == nullptr || v->second.size() < best->size()) best = &v->second;
+        if (best == nullptr || v->second.size() < best->size()) {
+          best = &v->second;
+          best_m = &m;
+        }
       } else if (other == nullptr) {
         other = &m;
       }
@@ -705,7 +699,9 @@ std::vector<SeriesRef> DB::MatchRefs(std::span<const storage::Matcher> ms) {
     if (best != nullptr) {
       cand = *best;
       have = true;
+      source = best_m;
     } else if (other != nullptr) {
+      source = other;
       for (const auto& [value, list] : postings_.find(other->name())->second) {
         if (other->Matches(value)) cand.insert(cand.end(), list.begin(), list.end());
       }
@@ -718,13 +714,15 @@ std::vector<SeriesRef> DB::MatchRefs(std::span<const storage::Matcher> ms) {
       for (const auto& s : stripes_[i].owned) cand.push_back(s->ref);
     }
   }
-  // Check every matcher on the label set (absent labels read as "").
+  // Check the other matchers on the label set (absent labels read as "").
   std::vector<SeriesRef> out;
+  out.reserve(cand.size());
   for (SeriesRef ref : cand) {
     MemSeries* s = GetByRef(ref);
     if (s == nullptr) continue;
     bool ok = true;
     for (const auto& m : ms) {
+      if (&m == source) continue;
       if (!m.Matches(s->labels.Get(m.name()))) {
         ok = false;
         break;
@@ -766,38 +764,49 @@ class DBQuerier : public storage::Querier {
                                              std::span<const storage::Matcher> ms) override {
     mint = std::max(mint, mint_);
     maxt = std::min(maxt, maxt_);
-    // In label order: group blocks hold series in label order, so consecutive series mostly
-    // share their blocks (one inflate per block and window), and the result needs no sort.
     std::vector<std::pair<const Labels*, DB::MemSeries*>> by_labels;
     for (SeriesRef r : db_->MatchRefs(ms)) {
       if (DB::MemSeries* m = db_->GetByRef(r)) by_labels.emplace_back(&m->labels, m);
     }
-    std::sort(by_labels.begin(), by_labels.end(),
-              [](const auto& a, const auto& b) { return *a.first < *b.first; });
+    if (sorted) {
+      std::sort(by_labels.begin(), by_labels.end(),
+                [](const auto& a, const auto& b) { return *a.first < *b.first; });
+    }
     std::vector<std::unique_ptr<StoredSeries>> out;
     out.reserve(by_labels.size());
     std::vector<StoredSeries*> read_db;
     // Head first, then SQLite: a chunk persisted in between is then found in SQLite.
+    Status status;
     for (const auto& [lset, s] : by_labels) {
-      auto ss = std::make_unique<StoredSeries>(s->ref, *lset, mint, maxt);
+      auto ss = std::make_unique<StoredSeries>(s->ref, *lset);
       {
         std::lock_guard<std::mutex> l(s->mu);
+        Status ds;
         for (const auto& c : s->closed) {
-          if (c.max_time >= mint && c.min_time <= maxt) ss->head.push_back(c);
+          if (c.max_time >= mint && c.min_time <= maxt && ds.ok()) {
+            ds = DecodeChunkInto(c.data, mint, maxt, ss->head);
+          }
         }
-        if (s->head.NumSamples() > 0 && s->head.MaxTime() >= mint && s->head.MinTime() <= maxt) {
-          ss->head.push_back(ChunkMeta{s->head.MinTime(), s->head.MaxTime(), s->head.Bytes()});
+        if (s->head.NumSamples() > 0 && s->head.MaxTime() >= mint && s->head.MinTime() <= maxt &&
+            ds.ok()) {
+          ds = DecodeChunkInto(s->head.Bytes(), mint, maxt, ss->head);
         }
+        if (!ds.ok()) status = ds.Annotate("head chunk of series " + std::to_string(s->ref));
         ss->read_db = s->in_db && s->db_max_t >= mint;
       }
       if (ss->read_db) read_db.push_back(ss.get());
       out.push_back(std::move(ss));
     }
-    Status status = ReadPersisted(read_db, mint, maxt);
+    // Rows are read in label order: group blocks hold series in label order, so consecutive
+    // series mostly share their blocks (one inflate per block and window).
+    if (!sorted) {
+      std::sort(read_db.begin(), read_db.end(),
+                [](const StoredSeries* a, const StoredSeries* b) { return a->lset < b->lset; });
+    }
+    if (Status rs = ReadPersisted(read_db, mint, maxt); !rs.ok()) status = rs;
     std::erase_if(out, [](const std::unique_ptr<StoredSeries>& s) {
       return s->persisted.empty() && s->head.empty();
     });
-    (void)sorted;  // already in label order
     return std::make_unique<VectorSeriesSet>(std::move(out), std::move(status));
   }
  private:

@@ -94,16 +94,31 @@ Labels DropMetricName(const Labels& l) {
 }
 
 namespace {
+// The engine's own hash of a label set (never stored): std::hash of the names and values, which
+// reads words where Labels::Hash() (whose values the tsdb keeps) reads bytes.
 struct LabelsHash {
-  size_t operator()(const Labels& l) const { return l.Hash(); }
+  size_t operator()(const Labels& l) const {
+    size_t h = 0x9e3779b97f4a7c15ull;
+    for (const auto& x : l) {
+      h = (h ^ std::hash<std::string_view>{}(x.name)) * 0x100000001b3ull;
+      h = (h ^ std::hash<std::string_view>{}(x.value)) * 0x100000001b3ull;
+    }
+    return h ^ (h >> 29);
+  }
 };
 }  // namespace
 
 bool ContainsSameLabelset(const EVector& v) {
   if (v.size() < 2) return false;
-  std::unordered_set<Labels, LabelsHash> seen;
-  for (const auto& s : v) {
-    if (!seen.insert(s.metric).second) return true;
+  // Sorted hashes; only equal hashes compare their label sets.
+  std::vector<std::pair<size_t, size_t>> h;
+  h.reserve(v.size());
+  for (size_t i = 0; i < v.size(); ++i) h.emplace_back(LabelsHash{}(v[i].metric), i);
+  std::sort(h.begin(), h.end());
+  for (size_t i = 0; i + 1 < h.size(); ++i) {
+    for (size_t j = i + 1; j < h.size() && h[j].first == h[i].first; ++j) {
+      if (v[h[i].second].metric == v[h[j].second].metric) return true;
+    }
   }
   return false;
 }
@@ -453,7 +468,8 @@ Result<std::vector<Evaluator::Loaded>*> Evaluator::Data(const VectorSelector& vs
   auto wit = windows_.find(&vs);
   std::vector<Loaded> loaded;
   if (wit != windows_.end() && querier_) {
-    auto set = querier_->Select(true, wit->second.mint, wit->second.maxt, vs.matchers);
+    // Unsorted, as Prometheus' engine asks: results are sorted where PromQL defines an order.
+    auto set = querier_->Select(false, wit->second.mint, wit->second.maxt, vs.matchers);
     while (set->Next()) {
       LOOKOUT_RETURN_IF_ERROR(CheckInterrupt());
       Loaded l;
@@ -490,7 +506,7 @@ Result<EVector> Evaluator::SelectAt(const std::vector<storage::Matcher>& matcher
   if (it == raw_.end()) {
     std::vector<Loaded> loaded;
     if (querier_) {
-      auto set = querier_->Select(true, querier_mint_, querier_maxt_, matchers);
+      auto set = querier_->Select(false, querier_mint_, querier_maxt_, matchers);
       while (set->Next()) {
         Loaded l;
         l.metric = set->At().labels();
@@ -1267,6 +1283,8 @@ common::Result<QueryResult> Engine::Range(storage::Queryable& q, const parser::E
   bool root_selector = root.kind == parser::Expr::Kind::kVectorSelector;
   bool root_call = root.kind == parser::Expr::Kind::kCall &&
                    internal::IsInPlaceCall(static_cast<const parser::Call&>(root));
+  // A result series has at most one point per step; most have one at every step.
+  const size_t reserve = static_cast<size_t>(std::min<int64_t>((end_ms - start_ms) / step_ms + 1, 1024));
   if (root_selector || root_call) {
     std::unordered_map<const Labels*, size_t> by_series;
     for (int64_t ts = start_ms; ts <= end_ms; ts += step_ms) {
@@ -1278,6 +1296,7 @@ common::Result<QueryResult> Engine::Range(storage::Queryable& q, const parser::E
         if (inserted) {
           series.emplace_back();
           series.back().metric = m;
+          series.back().points.reserve(reserve);
         }
         internal::ESeries& es = series[it->second];
         es.drop_name = es.drop_name || drop_name;
@@ -1311,6 +1330,7 @@ common::Result<QueryResult> Engine::Range(storage::Queryable& q, const parser::E
       if (inserted) {
         series.emplace_back();
         series.back().metric = s.metric;
+        series.back().points.reserve(reserve);
       }
       internal::ESeries& es = series[it->second];
       if (!es.points.empty() && es.points.back().t == ts) {
