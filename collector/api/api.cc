@@ -176,7 +176,7 @@ void AppendGoFloat(std::string& out, double v, char fmt) {
     out += '-';
     s.remove_prefix(1);
   }
-  size_t epos = s.find('e');
+  size_t epos = s.rfind('e');  // near the end: a backward scan beats memchr here
   char digits[32];
   size_t nd = 0;
   for (char c : s.substr(0, epos)) {

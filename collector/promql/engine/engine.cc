@@ -491,6 +491,9 @@ Result<std::vector<Evaluator::Loaded>*> Evaluator::Data(const VectorSelector& vs
           if (!l.st.empty()) l.live_st.push_back(l.st[i]);
         }
       }
+      const std::vector<FPoint>& live = l.Live();
+      l.no_decrease = std::is_sorted(live.begin(), live.end(),
+                                     [](const FPoint& a, const FPoint& b) { return a.v < b.v; });
       loaded.push_back(std::move(l));
     }
     LOOKOUT_RETURN_IF_ERROR(set->status());
@@ -691,7 +694,7 @@ Status Evaluator::ForEachRangeWindow(
     if (s.live_lo == s.live_hi) continue;
     std::span<const FPoint> w(pts.data() + s.live_lo, s.live_hi - s.live_lo);
     n += static_cast<int64_t>(w.size());
-    fn(w, WindowInfo{s.metric, s.LiveStOf(s.live_lo, s.live_hi)});
+    fn(w, WindowInfo{s.metric, s.LiveStOf(s.live_lo, s.live_hi), s.no_decrease});
   }
   return AddSamples(n);
 }
@@ -741,7 +744,7 @@ Status Evaluator::EvalRangeFunction(
           sv.step_samples[j] += static_cast<int64_t>(hi - lo);
           meta->range_end = refs[j];
           std::optional<double> v = f(std::span<const FPoint>(pts.data() + lo, hi - lo),
-                                      WindowInfo{s.metric, s.LiveStOf(lo, hi)});
+                                      WindowInfo{s.metric, s.LiveStOf(lo, hi), s.no_decrease});
           sv.state[j * n + i] = v ? 2 : 1;
           if (v) sv.values[j * n + i] = *v;
         }
@@ -1287,18 +1290,29 @@ common::Result<QueryResult> Engine::Range(storage::Queryable& q, const parser::E
   const size_t reserve = static_cast<size_t>(std::min<int64_t>((end_ms - start_ms) / step_ms + 1, 1024));
   if (root_selector || root_call) {
     std::unordered_map<const Labels*, size_t> by_series;
+    // Steps visit the series in the same order: the k-th sample of a step usually belongs to
+    // the result series of the k-th sample of the step before, found without a lookup.
+    std::vector<std::pair<const Labels*, size_t>> order, next_order;
     for (int64_t ts = start_ms; ts <= end_ms; ts += step_ms) {
       ev.ResetStepSamples();
       LOOKOUT_RETURN_IF_ERROR(ev.CheckInterrupt());
       int64_t n = 0;
+      next_order.clear();
       auto add = [&](const Labels& m, double v, bool drop_name) {
-        auto [it, inserted] = by_series.try_emplace(&m, series.size());
-        if (inserted) {
-          series.emplace_back();
-          series.back().metric = m;
-          series.back().points.reserve(reserve);
+        size_t k = next_order.size(), idx;
+        if (k < order.size() && order[k].first == &m) {
+          idx = order[k].second;
+        } else {
+          auto [it, inserted] = by_series.try_emplace(&m, series.size());
+          if (inserted) {
+            series.emplace_back();
+            series.back().metric = m;
+            series.back().points.reserve(reserve);
+          }
+          idx = it->second;
         }
-        internal::ESeries& es = series[it->second];
+        next_order.emplace_back(&m, idx);
+        internal::ESeries& es = series[idx];
         es.drop_name = es.drop_name || drop_name;
         es.points.push_back(FPoint{ts, v});
         ++n;
@@ -1311,6 +1325,7 @@ common::Result<QueryResult> Engine::Range(storage::Queryable& q, const parser::E
         LOOKOUT_RETURN_IF_ERROR(
             internal::EvalCallInto(ev, static_cast<const parser::Call&>(root), ts, add));
       }
+      std::swap(order, next_order);
       ev.AddResultSamples(n);
     }
   }

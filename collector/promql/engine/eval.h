@@ -68,6 +68,7 @@ struct EValue {
 struct WindowInfo {
   const Labels& metric;
   std::span<const int64_t> st;
+  bool no_decrease = false;  // the series' values never decrease (no counter reset to look for)
 };
 // A range function over one window: nullopt when it yields no value.
 using RangeFn = std::function<std::optional<double>(std::span<const FPoint>, const WindowInfo&)>;
@@ -193,6 +194,7 @@ class Evaluator {
     std::vector<int64_t> st;
     std::vector<int64_t> live_st;
     bool has_stale = false;
+    bool no_decrease = false;  // Live() values never decrease (set by Data())
     // Where the last evaluation's windows began and ended (indexes into points / Live()):
     // range queries evaluate in increasing time, so the next search starts there.
     size_t hint_lo = 0, hint_hi = 0, live_lo = 0, live_hi = 0;

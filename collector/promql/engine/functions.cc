@@ -110,14 +110,14 @@ bool StartTimeOverlap(int64_t prev_st, int64_t prev_t, int64_t curr_st) {
 // value for a single point. `overlap` is set when counter start timestamps overlap.
 std::optional<double> ExtrapolatedRate(std::span<const FPoint> pts, std::span<const int64_t> st,
                                        const RangeArg& ra, bool is_counter, bool is_rate,
-                                       bool* overlap = nullptr) {
+                                       bool* overlap = nullptr, bool no_decrease = false) {
   if (pts.empty()) return std::nullopt;
   int64_t range_start = ra.range_end - ra.range_ms;
   int64_t range_end = ra.range_end;
   size_t n1 = pts.size() - 1;
   int64_t first_t = pts.front().t, last_t = pts.back().t;
   double result = pts.back().v - pts.front().v;
-  if (is_counter) {
+  if (is_counter && !(no_decrease && st.empty())) {
     for (size_t i = 1; i < pts.size(); ++i) {
       bool reset = pts[i].v < pts[i - 1].v;
       if (!st.empty()) {
@@ -1113,7 +1113,7 @@ Result<EValue> EvalCallImpl(Evaluator& ev, const Call& call, int64_t ts, const C
   if (fn == "rate" || fn == "increase") {
     f = [&, is_rate = fn == "rate"](const auto& p, const WindowInfo& w) {
       bool overlap = false;
-      auto v = ExtrapolatedRate(p, w.st, r, true, is_rate, &overlap);
+      auto v = ExtrapolatedRate(p, w.st, r, true, is_rate, &overlap, w.no_decrease);
       if (overlap) {
         ev.Warn("sample has start time that overlaps with previous sample timestamp for metric \"" +
                     std::string(w.metric.Get("__name__")) + "\"",
