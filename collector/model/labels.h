@@ -46,6 +46,9 @@ class Labels {
   size_t ByteSize() const;
 
   bool operator==(const Labels& o) const { return ls_ == o.ls_ || items() == o.items(); }
+  // The identity of the shared pairs: copies have the same id, so equal ids mean equal label
+  // sets (not conversely). Null when empty. Caches keyed by it must keep a copy alive.
+  const void* id() const { return ls_.get(); }
   // Prometheus' labels.Compare: pairwise name then value, shorter first on a common prefix.
   static int Compare(const Labels& a, const Labels& b);
   bool operator<(const Labels& o) const { return Compare(*this, o) < 0; }

@@ -1004,8 +1004,21 @@ Labels ResultMetric(const Labels& lhs, const Labels& rhs, const VectorMatching& 
   return b.Build();
 }
 
+const std::string& CachedSignature(BinopCache& c, const Labels& l, const VectorMatching& m) {
+  auto [it, inserted] = c.sigs.try_emplace(l.id());
+  if (inserted) it->second = {l, Signature(l, m)};
+  return it->second.second;
+}
+
+Labels CachedResultMetric(BinopCache& c, const Labels& a, const Labels& b, const VectorMatching& m) {
+  auto [it, inserted] = c.results.try_emplace(std::make_pair(a.id(), b.id()));
+  if (inserted) it->second = {a, b, ResultMetric(a, b, m)};
+  return std::get<2>(it->second);
+}
+
 Result<EVector> VectorBinop(BinOp op, EVector lhs, EVector rhs, const VectorMatching& m,
-                            bool return_bool, int64_t ts) {
+                            bool return_bool, int64_t ts, BinopCache& cache) {
+  cache.Trim();  // only here: the signatures below are views into it
   std::optional<double> fill_l = m.fill_left, fill_r = m.fill_right;
   if ((lhs.empty() && !fill_l) || (rhs.empty() && !fill_r) || (lhs.empty() && rhs.empty())) {
     return EVector{};
@@ -1013,9 +1026,9 @@ Result<EVector> VectorBinop(BinOp op, EVector lhs, EVector rhs, const VectorMatc
   bool swapped = m.card == Cardinality::kOneToMany;
   if (swapped) std::swap(lhs, rhs);
   // The "one" side, by signature.
-  std::unordered_map<std::string, size_t> right_sigs;
+  std::unordered_map<std::string_view, size_t> right_sigs;
   for (size_t i = 0; i < rhs.size(); ++i) {
-    std::string sig = Signature(rhs[i].metric, m);
+    std::string_view sig = CachedSignature(cache, rhs[i].metric, m);
     auto [it, inserted] = right_sigs.try_emplace(sig, i);
     if (!inserted) {
       const char* side = swapped ? "left" : "right";
@@ -1030,9 +1043,9 @@ Result<EVector> VectorBinop(BinOp op, EVector lhs, EVector rhs, const VectorMatc
     }
   }
   if (m.card == Cardinality::kOneToOne) {
-    std::unordered_map<std::string, size_t> left_sigs;
+    std::unordered_map<std::string_view, size_t> left_sigs;
     for (size_t i = 0; i < lhs.size(); ++i) {
-      std::string sig = Signature(lhs[i].metric, m);
+      std::string_view sig = CachedSignature(cache, lhs[i].metric, m);
       auto [it, inserted] = left_sigs.try_emplace(sig, i);
       if (!inserted && right_sigs.count(sig) > 0) {
         const Labels* a = &lhs[it->second].metric;
@@ -1047,11 +1060,12 @@ Result<EVector> VectorBinop(BinOp op, EVector lhs, EVector rhs, const VectorMatc
       }
     }
   }
-  std::unordered_map<std::string, std::unordered_set<Labels, LabelsHash>> matched;
-  std::unordered_set<std::string> matched_one;
+  std::unordered_map<std::string_view, std::unordered_set<Labels, LabelsHash>> matched;
+  std::unordered_set<std::string_view> matched_one;
   EVector out;
+  out.reserve(lhs.size());
   auto emit = [&](const Labels& metric_src, const Labels& one_metric, double fl, double fr,
-                  bool src_drop, const std::string& sig, bool check) -> Status {
+                  bool src_drop, std::string_view sig, bool check) -> Status {
     if (swapped) std::swap(fl, fr);
     auto [val, keep] = ElemBinop(op, fl, fr);
     if (IsCmp(op) && swapped) val = fr;  // keep the vector element of the original lhs
@@ -1060,7 +1074,7 @@ Result<EVector> VectorBinop(BinOp op, EVector lhs, EVector rhs, const VectorMatc
     } else if (!keep) {
       return Status::Ok();
     }
-    Labels metric = ResultMetric(metric_src, one_metric, m);
+    Labels metric = CachedResultMetric(cache, metric_src, one_metric, m);
     if (check) {
       if (m.card == Cardinality::kOneToOne) {
         if (!matched_one.insert(sig).second) {
@@ -1075,9 +1089,9 @@ Result<EVector> VectorBinop(BinOp op, EVector lhs, EVector rhs, const VectorMatc
     out.push_back(ESample{std::move(metric), val, ts, src_drop || return_bool || DropsName(op)});
     return Status::Ok();
   };
-  std::unordered_set<std::string> rhs_matched;
+  std::unordered_set<std::string_view> rhs_matched;
   for (const ESample& ls : lhs) {
-    std::string sig = Signature(ls.metric, m);
+    std::string_view sig = CachedSignature(cache, ls.metric, m);
     auto it = right_sigs.find(sig);
     if (it == right_sigs.end()) {
       if (fill_r) {
@@ -1091,7 +1105,7 @@ Result<EVector> VectorBinop(BinOp op, EVector lhs, EVector rhs, const VectorMatc
   }
   if (fill_l) {
     for (const ESample& rs : rhs) {
-      std::string sig = Signature(rs.metric, m);
+      std::string_view sig = CachedSignature(cache, rs.metric, m);
       if (rhs_matched.count(sig) > 0) continue;
       Labels base = MatchLabels(rs.metric, m);
       LOOKOUT_RETURN_IF_ERROR(emit(base, rs.metric, *fill_l, rs.v, false, sig, false));
@@ -1153,7 +1167,8 @@ Result<EValue> Evaluator::EvalBinary(const BinaryExpr& b, int64_t ts) {
       out.vec = SetBinop(b.op, std::move(l.vec), std::move(r.vec), m);
       return out;
     }
-    auto v = VectorBinop(b.op, std::move(l.vec), std::move(r.vec), m, b.return_bool, ts);
+    auto v = VectorBinop(b.op, std::move(l.vec), std::move(r.vec), m, b.return_bool, ts,
+                         binop_caches_[&b]);
     if (!v.ok()) return v.status();
     out.vec = std::move(*v);
     return out;
@@ -1330,6 +1345,9 @@ common::Result<QueryResult> Engine::Range(storage::Queryable& q, const parser::E
     }
   }
   std::unordered_map<Labels, size_t, internal::LabelsHash> index;
+  // As above, by label-set identity: the k-th sample's labels share the pairs of the result
+  // series of the previous step's k-th (which keeps them alive, so an id is never reused).
+  std::vector<size_t> id_order, next_id_order;
   for (int64_t ts = start_ms; ts <= end_ms && !root_selector && !root_call; ts += step_ms) {
     ev.ResetStepSamples();
     auto r = ev.Eval(expr, ts);
@@ -1340,20 +1358,30 @@ common::Result<QueryResult> Engine::Range(storage::Queryable& q, const parser::E
       ev.AddResultSamples(1);
       continue;
     }
+    next_id_order.clear();
     for (auto& s : r->vec) {
-      auto [it, inserted] = index.try_emplace(s.metric, series.size());
-      if (inserted) {
-        series.emplace_back();
-        series.back().metric = s.metric;
-        series.back().points.reserve(reserve);
+      size_t k = next_id_order.size(), idx;
+      if (k < id_order.size() && s.metric.id() != nullptr &&
+          series[id_order[k]].metric.id() == s.metric.id()) {
+        idx = id_order[k];
+      } else {
+        auto [it, inserted] = index.try_emplace(s.metric, series.size());
+        if (inserted) {
+          series.emplace_back();
+          series.back().metric = s.metric;
+          series.back().points.reserve(reserve);
+        }
+        idx = it->second;
       }
-      internal::ESeries& es = series[it->second];
+      next_id_order.push_back(idx);
+      internal::ESeries& es = series[idx];
       if (!es.points.empty() && es.points.back().t == ts) {
         return internal::ExecError("vector cannot contain metrics with the same labelset");
       }
       es.drop_name = es.drop_name || s.drop_name;
       es.points.push_back(FPoint{ts, s.v});
     }
+    std::swap(id_order, next_id_order);
     ev.AddResultSamples(static_cast<int64_t>(r->vec.size()));
   }
   // Drop names, then merge series that became identical (they must not overlap in time).

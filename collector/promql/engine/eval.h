@@ -20,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -106,6 +107,27 @@ inline void KahanSumInc(double inc, double& sum, double& c) {
   }
   sum = t;
 }
+
+// Per binary expression and query: match signatures and result label sets, keyed by the
+// identity (Labels::id()) of the label sets they came from, which stays the same across steps.
+// Each entry keeps a copy of its key's Labels, so no address is reused while it is cached.
+struct BinopCache {
+  struct PairHash {
+    size_t operator()(const std::pair<const void*, const void*>& p) const {
+      return std::hash<const void*>{}(p.first) * 31 + std::hash<const void*>{}(p.second);
+    }
+  };
+  std::unordered_map<const void*, std::pair<Labels, std::string>> sigs;
+  std::unordered_map<std::pair<const void*, const void*>, std::tuple<Labels, Labels, Labels>, PairHash>
+      results;
+  // Bounds the memory of expressions whose operands get new label sets at every step.
+  void Trim() {
+    if (sigs.size() + results.size() > 200'000) {
+      sigs.clear();
+      results.clear();
+    }
+  }
+};
 
 class Evaluator {
  public:
@@ -256,6 +278,7 @@ class Evaluator {
   std::unordered_map<std::string, std::vector<Loaded>> raw_;  // SelectAt cache
   std::unordered_map<const parser::VectorSelector*, Window> windows_;
   std::unordered_map<const parser::VectorSelector*, std::vector<Loaded>> data_;
+  std::unordered_map<const parser::BinaryExpr*, BinopCache> binop_caches_;
   std::unordered_map<const parser::Expr*, int64_t> durations_;
   // EvalRangeFunction's values by node: [step * series + i], for every step of the query.
   struct StepValues {

@@ -125,44 +125,52 @@ double XorIterator::v() const {
   return d;
 }
 
-bool XorIterator::ReadBit(bool& b) {
-  if (pos_ >= data_.size()) return false;
-  b = (static_cast<uint8_t>(data_[pos_]) >> (7 - bit_pos_)) & 1;
-  if (++bit_pos_ == 8) {
-    bit_pos_ = 0;
-    ++pos_;
-  }
-  return true;
-}
+// Bits are read through a 64-bit buffer (as Prometheus' bstreamReader): `buf_` holds the next
+// `valid_` unread bits in its low bits, refilled with up to 8 bytes at a time.
+namespace {
+inline uint64_t Mask(int n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1; }
+}  // namespace
 
-bool XorIterator::ReadBits(int nbits, uint64_t& out) {
-  if (nbits > 56) {  // one 8-byte window holds at least 57 unread bits
-    uint64_t hi, lo;
-    if (!ReadBits(nbits - 32, hi) || !ReadBits(32, lo)) return false;
-    out = (hi << 32) | lo;
-    return true;
-  }
-  out = 0;
-  if (nbits == 0) return true;
-  if (pos_ + 8 <= data_.size()) {
-    // The next 8 bytes as a big-endian word; the bits wanted start at bit_pos_.
-    uint64_t w;
+inline bool XorIterator::Refill() {
+  size_t n = std::min<size_t>(8, data_.size() - std::min(pos_, data_.size()));
+  if (n == 0) return false;
+  uint64_t w = 0;
+  if (n == 8) {
     std::memcpy(&w, data_.data() + pos_, 8);
     if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
-    out = (w << bit_pos_) >> (64 - nbits);
-    int end = bit_pos_ + nbits;
-    pos_ += static_cast<size_t>(end >> 3);
-    bit_pos_ = end & 7;
-    return true;
+  } else {
+    for (size_t i = 0; i < n; ++i) w = (w << 8) | static_cast<uint8_t>(data_[pos_ + i]);
   }
-  for (int i = 0; i < nbits; ++i) {  // the chunk's last bytes
-    bool b;
-    if (!ReadBit(b)) return false;
-    out = (out << 1) | (b ? 1 : 0);
-  }
+  pos_ += n;
+  buf_ = w;
+  valid_ = static_cast<int>(n * 8);
   return true;
 }
 
+inline bool XorIterator::ReadBits(int nbits, uint64_t& out) {
+  if (nbits <= valid_) {
+    valid_ -= nbits;
+    out = (buf_ >> valid_) & Mask(nbits);
+    return true;
+  }
+  int need = nbits - valid_;
+  uint64_t hi = buf_ & Mask(valid_);
+  if (!Refill() || need > valid_) return false;
+  valid_ -= need;
+  uint64_t lo = (buf_ >> valid_) & Mask(need);
+  out = need >= 64 ? lo : (hi << need) | lo;
+  return true;
+}
+
+inline bool XorIterator::ReadBit(bool& b) {
+  uint64_t x;
+  if (!ReadBits(1, x)) return false;
+  b = x != 0;
+  return true;
+}
+
+// Varints come right after the header and the first value, byte-aligned, before any bit has
+// been buffered.
 bool XorIterator::ReadUvarint(uint64_t& out) {
   out = 0;
   for (int shift = 0; shift < 64; shift += 7) {
@@ -182,14 +190,15 @@ bool XorIterator::ReadVarint(int64_t& out) {
   return true;
 }
 
-bool XorIterator::ReadValue() {
-  bool b;
-  if (!ReadBit(b)) return false;
-  if (!b) return true;  // same value
-  if (!ReadBit(b)) return false;
-  if (b) {
-    uint64_t lead, sig;
-    if (!ReadBits(5, lead) || !ReadBits(6, sig)) return false;
+inline bool XorIterator::ReadValue() {
+  uint64_t ctl;
+  if (!ReadBits(1, ctl)) return false;
+  if (ctl == 0) return true;  // same value
+  if (!ReadBits(1, ctl)) return false;
+  if (ctl != 0) {
+    uint64_t lead_sig;  // 5 bits of leading zeros, 6 of significant bits
+    if (!ReadBits(11, lead_sig)) return false;
+    uint64_t lead = lead_sig >> 6, sig = lead_sig & 0x3f;
     if (sig == 0) sig = 64;
     leading_ = static_cast<uint8_t>(lead);
     if (lead + sig > 64) return false;
@@ -223,25 +232,15 @@ bool XorIterator::Next() {
     t_ += static_cast<int64_t>(t_delta_);
     ok = ok && ReadValue();
   } else {
+    // The delta-of-delta prefix: up to four 1 bits, ended by a 0 unless there are four.
     int prefix = 0;
-    bool b;
-    const bool fast = pos_ + 8 <= data_.size();
-    if (fast) {
-      // The delta-of-delta prefix: up to four 1 bits, ended by a 0 unless there are four.
-      uint64_t w;
-      std::memcpy(&w, data_.data() + pos_, 8);
-      if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
-      prefix = std::min(4, std::countl_one(w << bit_pos_));
-      int end = bit_pos_ + prefix + (prefix < 4 ? 1 : 0);
-      pos_ += static_cast<size_t>(end >> 3);
-      bit_pos_ = end & 7;
-    }
-    while (!fast && prefix < 4) {
-      if (!ReadBit(b)) {
+    while (prefix < 4) {
+      uint64_t b;
+      if (!ReadBits(1, b)) {
         ok = false;
         break;
       }
-      if (!b) break;
+      if (b == 0) break;
       ++prefix;
     }
     int64_t dod = 0;

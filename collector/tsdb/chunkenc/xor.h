@@ -61,6 +61,7 @@ class XorIterator {
   int NumSamples() const { return total_; }
 
  private:
+  bool Refill();
   bool ReadBit(bool& b);
   bool ReadBits(int nbits, uint64_t& out);
   bool ReadVarint(int64_t& out);
@@ -68,8 +69,9 @@ class XorIterator {
   bool ReadValue();
 
   std::string_view data_;
-  size_t pos_ = 2;     // byte position
-  int bit_pos_ = 0;    // bits consumed in data_[pos_]
+  size_t pos_ = 2;     // next byte not yet in buf_
+  uint64_t buf_ = 0;   // the next valid_ unread bits, in its low bits
+  int valid_ = 0;
   int total_ = 0, read_ = 0;
   int64_t t_ = 0;
   uint64_t t_delta_ = 0;
