@@ -157,12 +157,40 @@ void AppendLabelsJson(std::string& out, const Labels& l) {
   out += '}';
 }
 
+// [<seconds>,"<value>"] as AppendTimestamp and AppendSampleValue write them, built in a stack
+// buffer and appended once (range results have hundreds of thousands of points).
 void AppendPoint(std::string& out, int64_t t, double v) {
-  out += '[';
-  AppendTimestamp(out, t);
-  out += ",\"";
-  AppendSampleValue(out, v);
-  out += "\"]";
+  char buf[128];
+  char* p = buf;
+  *p++ = '[';
+  uint64_t u = static_cast<uint64_t>(t);
+  if (t < 0) {
+    *p++ = '-';
+    u = 0 - u;
+  }
+  p = std::to_chars(p, buf + sizeof buf, u / 1000).ptr;
+  if (uint64_t frac = u % 1000; frac != 0) {
+    *p++ = '.';
+    *p++ = static_cast<char>('0' + frac / 100);
+    *p++ = static_cast<char>('0' + frac / 10 % 10);
+    *p++ = static_cast<char>('0' + frac % 10);
+  }
+  *p++ = ',';
+  *p++ = '"';
+  double a = std::fabs(v);
+  if (a >= 1e-6 && a < 1e15) {
+    // Below 2^53 the shortest round-trip digits in fixed notation are Go's 'f' with precision
+    // -1 exactly (no integer part needs padding zeros).
+    p = std::to_chars(p, buf + sizeof buf - 2, v, std::chars_format::fixed).ptr;
+  } else {
+    out.append(buf, p);
+    AppendSampleValue(out, v);
+    out += "\"]";
+    return;
+  }
+  *p++ = '"';
+  *p++ = ']';
+  out.append(buf, p);
 }
 
 // Go's strconv.FormatFloat(v, fmt, -1, 64) for fmt 'f' or 'e' (finite, non-zero v): the
@@ -635,6 +663,9 @@ std::string RenderQueryData(const promql::Value& v, size_t limit, bool* truncate
       n = limit;
       if (truncated != nullptr) *truncated = true;
     }
+    size_t points = 0;
+    for (size_t i = 0; i < n; ++i) points += m[i].points.size();
+    out.reserve(out.size() + points * 28 + n * 128);  // a typical point and label set
     for (size_t i = 0; i < n; ++i) {
       const auto& s = m[i];
       if (i > 0) out += ',';

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <random>
 #include <limits>
 
 namespace collector::api {
@@ -73,6 +75,32 @@ TEST(RenderQueryData, Shapes) {
   m.push_back({model::Labels{}, {{0, 1}, {60000, 2}}});
   EXPECT_EQ(RenderQueryData(promql::Value(m), 0, nullptr),
             R"({"resultType":"matrix","result":[{"metric":{},"values":[[0,"1"],[60,"2"]]}]})");
+}
+
+// Matrix points take a faster path than FormatTimestamp / FormatSampleValue: the same text.
+TEST(RenderQueryData, MatrixPointsFormatAsSingleValues) {
+  std::mt19937_64 rng(7);
+  promql::Matrix m(1);
+  std::string want = R"({"resultType":"matrix","result":[{"metric":{},"values":[)";
+  for (int i = 0; i < 20000; ++i) {
+    double v;
+    switch (i % 4) {
+      case 0: {
+        uint64_t bits = rng();
+        std::memcpy(&v, &bits, sizeof v);  // any double: NaN, Inf, tiny, huge
+        break;
+      }
+      case 1: v = std::ldexp(static_cast<double>(rng() >> 11), static_cast<int>(rng() % 120) - 80); break;
+      case 2: v = static_cast<double>(rng() % 100000000) / std::pow(10, rng() % 12); break;
+      default: v = -static_cast<double>(rng() % 1000) * 1e13; break;  // around 2^53
+    }
+    int64_t t = static_cast<int64_t>(rng() % 4000000000000ull) - 1000000000000;
+    m[0].points.push_back({t, v});
+    if (i > 0) want += ',';
+    want += "[" + FormatTimestamp(t) + ",\"" + FormatSampleValue(v) + "\"]";
+  }
+  want += "]}]}";
+  EXPECT_EQ(RenderQueryData(promql::Value(m), 0, nullptr), want);
 }
 
 }  // namespace
