@@ -285,20 +285,27 @@ Result<EValue> EvalAggregate(Evaluator& ev, const AggregateExpr& agg, int64_t ts
   // Groups by a hash of their labels; a group's Labels are built once, by its first sample.
   std::unordered_map<uint64_t, std::vector<size_t>> index;  // hash -> indexes into groups
   std::vector<Group> groups;
+  // `op(...)` without by/without: one group with no labels, no hashing.
+  const bool one_group = !agg.without && grouping.empty();
   for (size_t i = 0; i < vec.size(); ++i) {
     const ESample& s = vec[i];
-    std::vector<size_t>& same_hash = index[GroupHash(s.metric, grouping, agg.without)];
+    std::vector<size_t>* same_hash = nullptr;
     size_t gi = groups.size();
-    for (size_t c : same_hash) {
-      if (InSameGroup(s.metric, groups[c].metric, grouping, agg.without)) {
-        gi = c;
-        break;
+    if (one_group) {
+      if (!groups.empty()) gi = 0;
+    } else {
+      same_hash = &index[GroupHash(s.metric, grouping, agg.without)];
+      for (size_t c : *same_hash) {
+        if (InSameGroup(s.metric, groups[c].metric, grouping, agg.without)) {
+          gi = c;
+          break;
+        }
       }
     }
     bool inserted = gi == groups.size();
     double f = s.v;
     if (inserted) {
-      same_hash.push_back(gi);
+      if (same_hash != nullptr) same_hash->push_back(gi);
       Group g;
       g.metric = GroupLabels(s.metric, grouping, agg.without);
       g.drop_name = s.drop_name;
