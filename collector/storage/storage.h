@@ -136,6 +136,13 @@ class Querier {
   // [mint, maxt] (inclusive). When `sorted`, in Labels order.
   virtual std::unique_ptr<SeriesSet> Select(bool sorted, int64_t mint, int64_t maxt,
                                             std::span<const Matcher> matchers) = 0;
+  // Select for an evaluation at one time, where only the newest sample in [mint, maxt] of each
+  // series counts (an instant query's instant vector selector). The series may hold just that
+  // sample (the tsdb head knows it without decoding a chunk). Unsorted. The default is Select.
+  virtual std::unique_ptr<SeriesSet> SelectLatest(int64_t mint, int64_t maxt,
+                                                  std::span<const Matcher> matchers) {
+    return Select(false, mint, maxt, matchers);
+  }
   // Label names (values) of series matching `matchers` (all series when empty), sorted.
   virtual Result<std::vector<std::string>> LabelNames(std::span<const Matcher> matchers) = 0;
   virtual Result<std::vector<std::string>> LabelValues(std::string_view name,

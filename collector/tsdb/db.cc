@@ -762,6 +762,18 @@ class DBQuerier : public storage::Querier {
 
   std::unique_ptr<storage::SeriesSet> Select(bool sorted, int64_t mint, int64_t maxt,
                                              std::span<const storage::Matcher> ms) override {
+    return SelectImpl(sorted, mint, maxt, ms, false);
+  }
+
+  std::unique_ptr<storage::SeriesSet> SelectLatest(int64_t mint, int64_t maxt,
+                                                   std::span<const storage::Matcher> ms) override {
+    return SelectImpl(false, mint, maxt, ms, true);
+  }
+
+  // `latest`: a series whose newest sample is in the head and in [mint, maxt] gets only that
+  // sample (SelectLatest).
+  std::unique_ptr<storage::SeriesSet> SelectImpl(bool sorted, int64_t mint, int64_t maxt,
+                                                 std::span<const storage::Matcher> ms, bool latest) {
     mint = std::max(mint, mint_);
     maxt = std::min(maxt, maxt_);
     std::vector<std::pair<const Labels*, DB::MemSeries*>> by_labels;
@@ -781,6 +793,14 @@ class DBQuerier : public storage::Querier {
       auto ss = std::make_unique<StoredSeries>(s->ref, *lset);
       {
         std::lock_guard<std::mutex> l(s->mu);
+        if (latest && s->head.NumSamples() > 0 && s->head.MaxTime() == s->last_t &&
+            s->last_t >= mint && s->last_t <= maxt) {
+          double v;
+          std::memcpy(&v, &s->last_bits, sizeof v);
+          ss->head.push_back(Sample{s->last_t, v});
+          out.push_back(std::move(ss));
+          continue;
+        }
         Status ds;
         for (const auto& c : s->closed) {
           if (c.max_time >= mint && c.min_time <= maxt && ds.ok()) {

@@ -531,4 +531,46 @@ TEST_F(DBTest, SelectMergesPersistedRowsAndHeadForAnyRange) {
   EXPECT_FALSE(set->Next());
 }
 
+TEST_F(DBTest, SelectLatestGivesTheNewestSampleOrTheWindow) {
+  Open();
+  Labels l{{"__name__", "m"}};
+  for (int i = 0; i < 300; ++i) {  // several head chunks; the last value is a stale marker
+    auto app = db_->NewAppender();
+    double v = i == 299 ? storage::StaleNaN() : i * 1.5;
+    ASSERT_TRUE(app->Append(0, l, i * 15000, v).ok());
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  std::vector<Matcher> ms = {*Matcher::Make(Matcher::Type::kEqual, "__name__", "m")};
+  auto q = db_->NewQuerier(0, 10'000'000);
+  ASSERT_TRUE(q.ok());
+  auto take = [&](std::unique_ptr<storage::SeriesSet> set) {
+    std::vector<storage::Sample> out;
+    std::vector<int64_t> st;
+    EXPECT_TRUE(set->Next());
+    EXPECT_TRUE(set->TakeSamples(out, st).ok());
+    EXPECT_FALSE(set->Next());
+    return out;
+  };
+  // The newest sample is in the window: only it, bit for bit.
+  auto a = take((*q)->SelectLatest(299 * 15000 - 299'999, 299 * 15000, ms));
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].t, 299 * 15000);
+  EXPECT_TRUE(storage::IsStaleNaN(a[0].v));
+  // An older evaluation time: the window's samples, as Select gives them.
+  auto b = take((*q)->SelectLatest(100 * 15000 - 299'999, 100 * 15000, ms));
+  ASSERT_EQ(b.size(), 20u);
+  EXPECT_EQ(b.back().t, 100 * 15000);
+  EXPECT_EQ(b.back().v, 150.0);
+  // After a restart with everything persisted, the head is empty: read from SQLite.
+  q->reset();
+  ASSERT_TRUE(db_->Persist().ok());
+  Open();
+  auto q2 = db_->NewQuerier(0, 10'000'000);
+  ASSERT_TRUE(q2.ok());
+  auto c = take((*q2)->SelectLatest(299 * 15000 - 299'999, 299 * 15000, ms));
+  ASSERT_FALSE(c.empty());
+  EXPECT_EQ(c.back().t, 299 * 15000);
+  EXPECT_TRUE(storage::IsStaleNaN(c.back().v));
+}
+
 }  // namespace collector::tsdb

@@ -301,6 +301,7 @@ void Evaluator::Plan(const Expr& e, int64_t lo, int64_t hi) {
       int64_t rhi = at ? rlo : hi - off;
       AddWindow(&vs, rlo - opts_.lookback_delta_ms + 1,
                 rhi + (vs.smoothed ? opts_.lookback_delta_ms : 0));
+      instant_selectors_.insert(&vs);
       return;
     }
     case Expr::Kind::kMatrixSelector: {
@@ -469,7 +470,12 @@ Result<std::vector<Evaluator::Loaded>*> Evaluator::Data(const VectorSelector& vs
   std::vector<Loaded> loaded;
   if (wit != windows_.end() && querier_) {
     // Unsorted, as Prometheus' engine asks: results are sorted where PromQL defines an order.
-    auto set = querier_->Select(false, wit->second.mint, wit->second.maxt, vs.matchers);
+    // An instant vector selector evaluated at one time needs only each series' newest sample.
+    const Window& w = wit->second;
+    bool one_time = instant_selectors_.count(&vs) > 0 && !vs.smoothed && !vs.anchored &&
+                    w.maxt - w.mint == opts_.lookback_delta_ms - 1;
+    auto set = one_time ? querier_->SelectLatest(w.mint, w.maxt, vs.matchers)
+                        : querier_->Select(false, w.mint, w.maxt, vs.matchers);
     while (set->Next()) {
       LOOKOUT_RETURN_IF_ERROR(CheckInterrupt());
       Loaded l;

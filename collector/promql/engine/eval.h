@@ -22,6 +22,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "collector/promql/engine/engine.h"
@@ -278,6 +279,8 @@ class Evaluator {
   std::unordered_map<std::string, std::vector<Loaded>> raw_;  // SelectAt cache
   std::unordered_map<const parser::VectorSelector*, Window> windows_;
   std::unordered_map<const parser::VectorSelector*, std::vector<Loaded>> data_;
+  // Selectors planned as instant vector selectors (not the inside of a range selector).
+  std::unordered_set<const parser::VectorSelector*> instant_selectors_;
   std::unordered_map<const parser::BinaryExpr*, BinopCache> binop_caches_;
   std::unordered_map<const parser::Expr*, int64_t> durations_;
   // EvalRangeFunction's values by node: [step * series + i], for every step of the query.
