@@ -51,6 +51,7 @@ constexpr size_t kMaxViewsPerSelect = 256;
 // kMinSeriesPerReadThread series.
 constexpr size_t kMaxReadThreads = 4;
 constexpr size_t kMinSeriesPerReadThread = 64;
+constexpr size_t kMinSeriesPerHeadThread = 512;  // head chunks decode fast; threads cost ~50 us
 constexpr int64_t kReaderMmapBytes = int64_t{1} << 30;
 constexpr size_t kGroupMaxSamples = 64 * 1024;
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
@@ -552,6 +553,28 @@ std::unique_ptr<storage::Appender> DB::NewAppender() { return std::make_unique<H
 
 namespace {
 
+// Runs fn(lo, hi) over contiguous parts of [0, n), on up to kMaxReadThreads threads (this one
+// included) with at least `min_per_thread` items each. Returns the first error.
+template <typename Fn>
+Status ParallelFor(size_t n, size_t min_per_thread, Fn&& fn) {
+  size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, kMaxReadThreads);
+  threads = std::min(threads, n / std::max<size_t>(min_per_thread, 1));
+  if (threads <= 1) return fn(size_t{0}, n);
+  size_t per = (n + threads - 1) / threads;
+  std::vector<Status> st(threads);
+  std::vector<std::thread> workers;
+  for (size_t i = 1; i < threads; ++i) {
+    size_t lo = std::min(n, i * per), hi = std::min(n, lo + per);
+    workers.emplace_back([&fn, &st, i, lo, hi] { st[i] = fn(lo, hi); });
+  }
+  st[0] = fn(size_t{0}, std::min(n, per));
+  for (auto& w : workers) w.join();
+  for (auto& s : st) {
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 // Iterates a Select's samples of one series: the persisted ones then those of the head after
 // the last persisted one (a chunk persisted while the Select ran is in both).
 class SeriesIterator : public storage::SampleIterator {
@@ -784,21 +807,21 @@ class DBQuerier : public storage::Querier {
       std::sort(by_labels.begin(), by_labels.end(),
                 [](const auto& a, const auto& b) { return *a.first < *b.first; });
     }
-    std::vector<std::unique_ptr<StoredSeries>> out;
-    out.reserve(by_labels.size());
-    std::vector<StoredSeries*> read_db;
-    // Head first, then SQLite: a chunk persisted in between is then found in SQLite.
-    Status status;
-    for (const auto& [lset, s] : by_labels) {
-      auto ss = std::make_unique<StoredSeries>(s->ref, *lset);
-      {
+    std::vector<std::unique_ptr<StoredSeries>> out(by_labels.size());
+    // Head first, then SQLite: a chunk persisted in between is then found in SQLite. Long
+    // lists decode their head chunks on several threads.
+    Status status = ParallelFor(by_labels.size(), kMinSeriesPerHeadThread, [&](size_t lo, size_t hi) {
+      Status st;
+      for (size_t i = lo; i < hi; ++i) {
+        auto [lset, s] = by_labels[i];
+        auto ss = std::make_unique<StoredSeries>(s->ref, *lset);
         std::lock_guard<std::mutex> l(s->mu);
         if (latest && s->head.NumSamples() > 0 && s->head.MaxTime() == s->last_t &&
             s->last_t >= mint && s->last_t <= maxt) {
           double v;
           std::memcpy(&v, &s->last_bits, sizeof v);
           ss->head.push_back(Sample{s->last_t, v});
-          out.push_back(std::move(ss));
+          out[i] = std::move(ss);
           continue;
         }
         Status ds;
@@ -811,11 +834,15 @@ class DBQuerier : public storage::Querier {
             ds.ok()) {
           ds = DecodeChunkInto(s->head.Bytes(), mint, maxt, ss->head);
         }
-        if (!ds.ok()) status = ds.Annotate("head chunk of series " + std::to_string(s->ref));
+        if (!ds.ok()) st = ds.Annotate("head chunk of series " + std::to_string(s->ref));
         ss->read_db = s->in_db && s->db_max_t >= mint;
+        out[i] = std::move(ss);
       }
+      return st;
+    });
+    std::vector<StoredSeries*> read_db;
+    for (const auto& ss : out) {
       if (ss->read_db) read_db.push_back(ss.get());
-      out.push_back(std::move(ss));
     }
     // Rows are read in label order: group blocks hold series in label order, so consecutive
     // series mostly share their blocks (one inflate per block and window).
@@ -834,23 +861,9 @@ class DBQuerier : public storage::Querier {
   // `persisted`. Long lists are split into contiguous runs (neighbours share group blocks) read
   // on up to kMaxReadThreads threads, each with its own connection and read transaction.
   Status ReadPersisted(std::span<StoredSeries* const> series, int64_t mint, int64_t maxt) {
-    size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, kMaxReadThreads);
-    threads = std::min(threads, series.size() / kMinSeriesPerReadThread);
-    if (threads <= 1) return ReadRun(series, mint, maxt);
-    std::vector<Status> st(threads);
-    std::vector<std::thread> workers;
-    size_t per = (series.size() + threads - 1) / threads;
-    for (size_t i = 1; i < threads; ++i) {
-      auto run = series.subspan(std::min(series.size(), i * per));
-      run = run.first(std::min(run.size(), per));
-      workers.emplace_back([this, run, mint, maxt, &st, i] { st[i] = ReadRun(run, mint, maxt); });
-    }
-    st[0] = ReadRun(series.first(per), mint, maxt);
-    for (auto& w : workers) w.join();
-    for (auto& s : st) {
-      if (!s.ok()) return s;
-    }
-    return Status::Ok();
+    return ParallelFor(series.size(), kMinSeriesPerReadThread, [&](size_t lo, size_t hi) {
+      return ReadRun(series.subspan(lo, hi - lo), mint, maxt);
+    });
   }
 
   Status ReadRun(std::span<StoredSeries* const> series, int64_t mint, int64_t maxt) {
