@@ -6,6 +6,7 @@
 #include <cmath>
 #include <ctime>
 #include <memory>
+#include <thread>
 #include <unordered_map>
 #include <nlohmann/json.hpp>
 
@@ -159,6 +160,9 @@ void AppendLabelsJson(std::string& out, const Labels& l) {
 
 // [<seconds>,"<value>"] as AppendTimestamp and AppendSampleValue write them, built in a stack
 // buffer and appended once (range results have hundreds of thousands of points).
+// Matrices with at least this many points are encoded on two threads.
+constexpr size_t kParallelRenderPoints = 50000;
+
 void AppendPoint(std::string& out, int64_t t, double v) {
   char buf[128];
   char* p = buf;
@@ -665,18 +669,35 @@ std::string RenderQueryData(const promql::Value& v, size_t limit, bool* truncate
     }
     size_t points = 0;
     for (size_t i = 0; i < n; ++i) points += m[i].points.size();
-    out.reserve(out.size() + points * 28 + n * 128);  // a typical point and label set
-    for (size_t i = 0; i < n; ++i) {
-      const auto& s = m[i];
-      if (i > 0) out += ',';
-      out += R"({"metric":)";
-      AppendLabelsJson(out, s.metric);
-      out += R"(,"values":[)";
-      for (size_t k = 0; k < s.points.size(); ++k) {
-        if (k > 0) out += ',';
-        AppendPoint(out, s.points[k].t, s.points[k].v);
+    auto render = [&m](size_t lo, size_t hi, std::string& dst) {
+      for (size_t i = lo; i < hi; ++i) {
+        const auto& s = m[i];
+        if (i > 0) dst += ',';
+        dst += R"({"metric":)";
+        AppendLabelsJson(dst, s.metric);
+        dst += R"(,"values":[)";
+        for (size_t k = 0; k < s.points.size(); ++k) {
+          if (k > 0) dst += ',';
+          AppendPoint(dst, s.points[k].t, s.points[k].v);
+        }
+        dst += "]}";
       }
-      out += "]}";
+    };
+    if (points >= kParallelRenderPoints && n >= 2 && std::thread::hardware_concurrency() >= 2) {
+      // Large matrices: the second half of the points is encoded on another thread.
+      size_t mid = 0, seen = 0;
+      while (mid < n - 1 && seen < points / 2) seen += m[mid++].points.size();
+      size_t second_bytes = (points - seen) * 28 + (n - mid) * 128;
+      out.reserve(out.size() + seen * 28 + mid * 128 + second_bytes);
+      std::string second;
+      second.reserve(second_bytes);
+      std::thread t([&] { render(mid, n, second); });
+      render(0, mid, out);
+      t.join();
+      out += second;
+    } else {
+      out.reserve(out.size() + points * 28 + n * 128);  // a typical point and label set
+      render(0, n, out);
     }
     out += ']';
   }

@@ -103,5 +103,28 @@ TEST(RenderQueryData, MatrixPointsFormatAsSingleValues) {
   EXPECT_EQ(RenderQueryData(promql::Value(m), 0, nullptr), want);
 }
 
+// Large matrices are encoded in two halves on two threads: the same text as one by one.
+TEST(RenderQueryData, LargeMatrixSameAsSeriesBySeries) {
+  promql::Matrix m;
+  const std::string head = R"({"resultType":"matrix","result":[)";
+  std::string want = head;
+  for (int s = 0; s < 7; ++s) {
+    promql::Series series;
+    series.metric = model::Labels{{"__name__", "m"}, {"i", std::to_string(s)}};
+    for (int i = 0; i < 9000 + s * 1000; ++i) series.points.push_back({i * 15000 + s, i * 0.25 - s});
+    promql::Matrix one{series};
+    std::string r = RenderQueryData(promql::Value(one), 0, nullptr);
+    // {"resultType":"matrix","result":[ ... ]}: keep the series object.
+    std::string obj = r.substr(head.size(), r.size() - head.size() - 2);
+    want += (s > 0 ? "," : "") + obj;
+    m.push_back(std::move(series));
+  }
+  want += "]}";
+  EXPECT_EQ(RenderQueryData(promql::Value(m), 0, nullptr), want);
+  bool truncated = false;
+  EXPECT_EQ(RenderQueryData(promql::Value(m), 2, &truncated).find(R"("i":"2")"), std::string::npos);
+  EXPECT_TRUE(truncated);
+}
+
 }  // namespace
 }  // namespace collector::api
