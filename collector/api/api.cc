@@ -929,6 +929,10 @@ void Api::HandleFederate(Request& req, Respond respond) {
             }
             latest[b.Build()] = {t, v};
           }
+          if (!set->status().ok()) {
+            *result = Response::Text(500, std::string(set->status().message()));
+            return;
+          }
         }
         std::string out;
         std::string_view family;

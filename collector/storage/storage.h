@@ -114,6 +114,8 @@ class Series {
   virtual std::unique_ptr<SampleIterator> Iterator() const = 0;
 };
 
+// Iterates the series of a Select. At() and the iterators and samples it hands out are valid
+// until the next Next().
 class SeriesSet {
  public:
   virtual ~SeriesSet() = default;

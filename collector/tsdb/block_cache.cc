@@ -2,10 +2,10 @@
 
 namespace collector::tsdb {
 
-std::shared_ptr<const chunkenc::GroupView> BlockCache::Get(int64_t id) {
+std::shared_ptr<const chunkenc::GroupView> BlockCache::Get(int64_t id, uint64_t epoch) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = index_.find(id);
-  if (it == index_.end()) {
+  if (it == index_.end() || epoch != epoch_) {
     ++misses_;
     return nullptr;
   }

@@ -7,7 +7,8 @@
 // capacity is not kept. Entries are shared: a reader keeps its block alive after eviction.
 // Row ids may be reused once their row is deleted, so whoever deletes block rows calls Erase()
 // before the delete and again after its commit; a reader passes Put() the epoch() it saw before
-// its read transaction began, and a Put() from before an Erase() is dropped.
+// its read transaction began to Get() and Put(): a Put() from before an Erase() is dropped, and
+// a Get() for an older epoch misses (the reader then reads its own snapshot).
 // Thread-safe.
 
 #include <cstdint>
@@ -26,8 +27,9 @@ class BlockCache {
  public:
   explicit BlockCache(size_t capacity_bytes) : capacity_(capacity_bytes) {}
 
-  // The cached block, or null.
-  std::shared_ptr<const chunkenc::GroupView> Get(int64_t id);
+  // The cached block, or null; also null when an Erase() ran since `epoch` was read (the caller's
+  // snapshot may predate a delete, and the id may now name another block).
+  std::shared_ptr<const chunkenc::GroupView> Get(int64_t id, uint64_t epoch);
   // Inserts or replaces, evicting the least recently used until the total fits; ignored when an
   // Erase() ran since `epoch` was read.
   void Put(int64_t id, std::shared_ptr<const chunkenc::GroupView> view, uint64_t epoch);

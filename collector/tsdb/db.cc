@@ -266,7 +266,7 @@ Status DB::Init() {
       }
       if (!in.empty()) return Status::Corruption(where + ": trailing bytes");
     }
-    LOOKOUT_RETURN_IF_ERROR(st->status());
+    LOOKOUT_RETURN_IF_ERROR(sg->status());
     for (const char* sql : {"SELECT series_id, MAX(max_time) FROM chunks GROUP BY series_id",
                             "SELECT series_id, MAX(max_time) FROM block_series GROUP BY series_id"}) {
       auto mx = writer_->Prepare(sql);
@@ -555,19 +555,32 @@ namespace {
 
 // Runs fn(lo, hi) over contiguous parts of [0, n), on up to kMaxReadThreads threads (this one
 // included) with at least `min_per_thread` items each. Returns the first error.
+// A part that throws (allocation failure) fails with Internal; a thread that cannot be started
+// leaves its part to this thread.
 template <typename Fn>
 Status ParallelFor(size_t n, size_t min_per_thread, Fn&& fn) {
+  auto guarded = [&fn](size_t lo, size_t hi) -> Status {
+    try {
+      return fn(lo, hi);
+    } catch (const std::exception& e) {
+      return Status::Internal(std::string("query read: ") + e.what());
+    }
+  };
   size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, kMaxReadThreads);
   threads = std::min(threads, n / std::max<size_t>(min_per_thread, 1));
-  if (threads <= 1) return fn(size_t{0}, n);
+  if (threads <= 1) return guarded(size_t{0}, n);
   size_t per = (n + threads - 1) / threads;
   std::vector<Status> st(threads);
   std::vector<std::thread> workers;
   for (size_t i = 1; i < threads; ++i) {
     size_t lo = std::min(n, i * per), hi = std::min(n, lo + per);
-    workers.emplace_back([&fn, &st, i, lo, hi] { st[i] = fn(lo, hi); });
+    try {
+      workers.emplace_back([&guarded, &st, i, lo, hi] { st[i] = guarded(lo, hi); });
+    } catch (const std::system_error&) {
+      st[i] = guarded(lo, hi);  // no thread to spare: run it here
+    }
   }
-  st[0] = fn(size_t{0}, std::min(n, per));
+  st[0] = guarded(size_t{0}, std::min(n, per));
   for (auto& w : workers) w.join();
   for (auto& s : st) {
     if (!s.ok()) return s;
@@ -946,7 +959,7 @@ class DBQuerier : public storage::Querier {
         auto vit = views.find(id);
         if (vit == views.end()) {
           if (views.size() >= kMaxViewsPerSelect) views.clear();
-          std::shared_ptr<const chunkenc::GroupView> view = cache ? cache->Get(id) : nullptr;
+          std::shared_ptr<const chunkenc::GroupView> view = cache ? cache->Get(id, epoch) : nullptr;
           if (!view) {
             qb->Bind(1, id);
             Status ps = qb->Step() ? Status::Ok()
@@ -999,6 +1012,7 @@ class DBQuerier : public storage::Querier {
       while (set->Next()) {
         for (const auto& l : set->At().labels()) seen.insert(l.name);
       }
+      if (!set->status().ok()) return set->status();
       names.assign(seen.begin(), seen.end());
     }
     std::sort(names.begin(), names.end());
@@ -1021,6 +1035,7 @@ class DBQuerier : public storage::Querier {
         std::string_view v = set->At().labels().Get(name);
         if (!v.empty()) seen.insert(std::string(v));
       }
+      if (!set->status().ok()) return set->status();
       values.assign(seen.begin(), seen.end());
     }
     std::sort(values.begin(), values.end());

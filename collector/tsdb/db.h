@@ -17,6 +17,8 @@
 // - retention by time and size, in the background; queries merge persisted and head chunks.
 // - out-of-order and duplicate samples are rejected and counted; stale markers are stored as any
 //   other value (bit-exact).
+// - queries (NewQuerier) read the head and SQLite on up to four short-lived threads each, with
+//   connections of their own, and keep inflated blocks in a shared cache (block_cache.h).
 // Thread-safe: every public method may be called from any thread.
 
 #include <atomic>

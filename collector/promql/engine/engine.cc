@@ -515,7 +515,8 @@ Result<EVector> Evaluator::SelectAt(const std::vector<storage::Matcher>& matcher
   if (it == raw_.end()) {
     std::vector<Loaded> loaded;
     if (querier_) {
-      auto set = querier_->Select(false, querier_mint_, querier_maxt_, matchers);
+      // Sorted: info() picks among equal candidates in this order.
+      auto set = querier_->Select(true, querier_mint_, querier_maxt_, matchers);
       while (set->Next()) {
         Loaded l;
         l.metric = set->At().labels();
@@ -1071,7 +1072,8 @@ Result<EVector> VectorBinop(BinOp op, EVector lhs, EVector rhs, const VectorMatc
   EVector out;
   out.reserve(lhs.size());
   auto emit = [&](const Labels& metric_src, const Labels& one_metric, double fl, double fr,
-                  bool src_drop, std::string_view sig, bool check) -> Status {
+                  bool src_drop, std::string_view sig, bool check,
+                  bool fresh_src = false) -> Status {
     if (swapped) std::swap(fl, fr);
     auto [val, keep] = ElemBinop(op, fl, fr);
     if (IsCmp(op) && swapped) val = fr;  // keep the vector element of the original lhs
@@ -1080,7 +1082,9 @@ Result<EVector> VectorBinop(BinOp op, EVector lhs, EVector rhs, const VectorMatc
     } else if (!keep) {
       return Status::Ok();
     }
-    Labels metric = CachedResultMetric(cache, metric_src, one_metric, m);
+    // A fill value's base labels are built at this step: nothing to reuse across steps.
+    Labels metric = fresh_src ? ResultMetric(metric_src, one_metric, m)
+                              : CachedResultMetric(cache, metric_src, one_metric, m);
     if (check) {
       if (m.card == Cardinality::kOneToOne) {
         if (!matched_one.insert(sig).second) {
@@ -1114,7 +1118,7 @@ Result<EVector> VectorBinop(BinOp op, EVector lhs, EVector rhs, const VectorMatc
       std::string_view sig = CachedSignature(cache, rs.metric, m);
       if (rhs_matched.count(sig) > 0) continue;
       Labels base = MatchLabels(rs.metric, m);
-      LOOKOUT_RETURN_IF_ERROR(emit(base, rs.metric, *fill_l, rs.v, false, sig, false));
+      LOOKOUT_RETURN_IF_ERROR(emit(base, rs.metric, *fill_l, rs.v, false, sig, false, true));
     }
   }
   return out;
@@ -1307,8 +1311,9 @@ common::Result<QueryResult> Engine::Range(storage::Queryable& q, const parser::E
   bool root_selector = root.kind == parser::Expr::Kind::kVectorSelector;
   bool root_call = root.kind == parser::Expr::Kind::kCall &&
                    internal::IsInPlaceCall(static_cast<const parser::Call&>(root));
-  // A result series has at most one point per step; most have one at every step.
-  const size_t reserve = static_cast<size_t>(std::min<int64_t>((end_ms - start_ms) / step_ms + 1, 1024));
+  // A result series has at most one point per step; a small start saves the first regrowths
+  // without betting memory on series that live for a few steps only.
+  const size_t reserve = static_cast<size_t>(std::min<int64_t>((end_ms - start_ms) / step_ms + 1, 16));
   if (root_selector || root_call) {
     std::unordered_map<const Labels*, size_t> by_series;
     // Steps visit the series in the same order: the k-th sample of a step usually belongs to
