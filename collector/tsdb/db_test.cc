@@ -573,4 +573,39 @@ TEST_F(DBTest, SelectLatestGivesTheNewestSampleOrTheWindow) {
   EXPECT_TRUE(storage::IsStaleNaN(c.back().v));
 }
 
+TEST_F(DBTest, BlockCacheNeverServesADeletedBlockUnderAReusedRowId) {
+  Options o;
+  o.retention_ms = 3600 * 1000;
+  Open(o);
+  constexpr int64_t kH = 3600 * 1000;
+  auto fill = [&](const std::string& name, int64_t from, int64_t to,
+                  std::map<std::string, std::vector<std::pair<int64_t, uint64_t>>>& model) {
+    for (int s = 0; s < 10; ++s) {
+      Labels l{{"__name__", name}, {"s", std::to_string(s)}};
+      auto app = db_->NewAppender();
+      for (int64_t t = from; t < to; t += 15000) {
+        double v = static_cast<double>(s * 1000) + static_cast<double>(t / 15000);
+        ASSERT_TRUE(app->Append(0, l, t, v).ok());
+        model[l.ToString()].push_back({t, Bits(v)});
+      }
+      ASSERT_TRUE(app->Commit().ok());
+    }
+  };
+  std::map<std::string, std::vector<std::pair<int64_t, uint64_t>>> a, b;
+  fill("a", 0, 6 * kH, a);
+  ASSERT_TRUE(db_->Persist(false).ok());
+  QueryAll(0, 6 * kH);  // the blocks of "a" are now cached
+  QueryAll(0, 6 * kH);
+  EXPECT_GT(db_->BlockCacheHits(), 0u);
+  // Every block of "a" goes, so SQLite hands the same row ids to the blocks of "b".
+  ASSERT_TRUE(db_->ApplyRetention(8 * kH).ok());
+  fill("b", 10 * kH, 16 * kH, b);
+  ASSERT_TRUE(db_->Persist(false).ok());
+  auto got = QueryAll(10 * kH, 16 * kH);
+  for (const auto& [k, want] : b) EXPECT_EQ(got[k], want) << k;
+  // "a" keeps only what its head still holds (its last, incomplete window).
+  auto old = QueryAll(0, 4 * kH - 1);
+  for (const auto& [k, v] : old) EXPECT_EQ(k.find("\"a\""), std::string::npos) << k;
+}
+
 }  // namespace collector::tsdb
