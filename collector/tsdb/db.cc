@@ -704,7 +704,7 @@ class VectorSeriesSet : public storage::SeriesSet {
 
 }  // namespace
 
-std::vector<SeriesRef> DB::MatchRefs(std::span<const storage::Matcher> ms) {
+std::vector<DB::MemSeries*> DB::MatchSeries(std::span<const storage::Matcher> ms) {
   // Candidates come from one matcher that cannot match the empty value: the `=` matcher with
   // the shortest postings list, else the first other one (the union of its values' lists; a
   // series has one value per name, so no duplicates). Every matcher is then checked on the
@@ -720,10 +720,10 @@ std::vector<SeriesRef> DB::MatchRefs(std::span<const storage::Matcher> ms) {
     for (const auto& m : ms) {
       if (m.Matches("")) continue;
       auto it = postings_.find(m.name());
-      if (it == postings_.end()) return cand;  // no series has the label
+      if (it == postings_.end()) return {};  // no series has the label
       if (m.type() == storage::Matcher::Type::kEqual) {
         auto v = it->second.find(m.value());
-        if (v == it->second.end()) return cand;
+        if (v == it->second.end()) return {};
         if (best == nullptr || v->second.size() < best->size()) {
           best = &v->second;
           best_m = &m;
@@ -751,7 +751,7 @@ std::vector<SeriesRef> DB::MatchRefs(std::span<const storage::Matcher> ms) {
     }
   }
   // Check the other matchers on the label set (absent labels read as "").
-  std::vector<SeriesRef> out;
+  std::vector<MemSeries*> out;
   out.reserve(cand.size());
   for (SeriesRef ref : cand) {
     MemSeries* s = GetByRef(ref);
@@ -764,7 +764,7 @@ std::vector<SeriesRef> DB::MatchRefs(std::span<const storage::Matcher> ms) {
         break;
       }
     }
-    if (ok) out.push_back(ref);
+    if (ok) out.push_back(s);
   }
   return out;
 }
@@ -812,22 +812,19 @@ class DBQuerier : public storage::Querier {
                                                  std::span<const storage::Matcher> ms, bool latest) {
     mint = std::max(mint, mint_);
     maxt = std::min(maxt, maxt_);
-    std::vector<std::pair<const Labels*, DB::MemSeries*>> by_labels;
-    for (SeriesRef r : db_->MatchRefs(ms)) {
-      if (DB::MemSeries* m = db_->GetByRef(r)) by_labels.emplace_back(&m->labels, m);
-    }
+    std::vector<DB::MemSeries*> matched = db_->MatchSeries(ms);
     if (sorted) {
-      std::sort(by_labels.begin(), by_labels.end(),
-                [](const auto& a, const auto& b) { return *a.first < *b.first; });
+      std::sort(matched.begin(), matched.end(),
+                [](const DB::MemSeries* a, const DB::MemSeries* b) { return a->labels < b->labels; });
     }
-    std::vector<std::unique_ptr<StoredSeries>> out(by_labels.size());
+    std::vector<std::unique_ptr<StoredSeries>> out(matched.size());
     // Head first, then SQLite: a chunk persisted in between is then found in SQLite. Long
     // lists decode their head chunks on several threads.
-    Status status = ParallelFor(by_labels.size(), kMinSeriesPerHeadThread, [&](size_t lo, size_t hi) {
+    Status status = ParallelFor(matched.size(), kMinSeriesPerHeadThread, [&](size_t lo, size_t hi) {
       Status st;
       for (size_t i = lo; i < hi; ++i) {
-        auto [lset, s] = by_labels[i];
-        auto ss = std::make_unique<StoredSeries>(s->ref, *lset);
+        DB::MemSeries* s = matched[i];
+        auto ss = std::make_unique<StoredSeries>(s->ref, s->labels);
         std::lock_guard<std::mutex> l(s->mu);
         if (latest && s->head.NumSamples() > 0 && s->head.MaxTime() == s->last_t &&
             s->last_t >= mint && s->last_t <= maxt) {
@@ -848,7 +845,7 @@ class DBQuerier : public storage::Querier {
           ds = DecodeChunkInto(s->head.Bytes(), mint, maxt, ss->head);
         }
         if (!ds.ok()) st = ds.Annotate("head chunk of series " + std::to_string(s->ref));
-        ss->read_db = s->in_db && s->db_max_t >= mint;
+        ss->read_db = s->db_max_t >= mint;  // kNoTime when nothing is persisted
         out[i] = std::move(ss);
       }
       return st;
@@ -931,13 +928,8 @@ class DBQuerier : public storage::Querier {
           std::string_view data = legacy->ColumnBlob(2);
           scratch.clear();
           Status ds;
-          if (chunkenc::IsBlock(data)) {
-            ds = chunkenc::DecodeBlock(data, scratch);
-          } else {
-            XorIterator it(data);
-            while (it.Next()) scratch.push_back(Sample{it.t(), it.v()});
-            ds = it.status();
-          }
+          ds = chunkenc::IsBlock(data) ? chunkenc::DecodeBlock(data, scratch)
+                                       : DecodeChunkInto(data, mint, maxt, scratch);
           if (!ds.ok()) {
             status = ds.Annotate("series " + std::to_string(s->ref));
             continue;
@@ -1136,13 +1128,11 @@ Status DB::Persist(bool all) {
     std::vector<chunkenc::Sample>& samples = per_item[item_index++];
     if (it.chunks.empty()) continue;
     for (const auto& c : it.chunks) {
-      XorIterator xi(c.data);
-      while (xi.Next()) {
-        if (samples.empty() || xi.t() > samples.back().t) samples.push_back({xi.t(), xi.v()});
-      }
-      if (!xi.status().ok()) {
+      Status ds = DecodeChunkInto(c.data, std::numeric_limits<int64_t>::min(),
+                                  std::numeric_limits<int64_t>::max(), samples);
+      if (!ds.ok()) {
         stats_.persist_failures++;
-        return xi.status().Annotate("persist: head chunk of series " + std::to_string(ref));
+        return ds.Annotate("persist: head chunk of series " + std::to_string(ref));
       }
     }
     auto split = std::lower_bound(samples.begin(), samples.end(), it.cut,

@@ -122,7 +122,8 @@ class DB : public storage::Appendable, public storage::Queryable {
   Status Init();
   MemSeries* GetByRef(SeriesRef ref);
   Result<MemSeries*> GetOrCreate(const storage::Labels& l, bool log_to_wal, SeriesRef want_ref);
-  std::vector<SeriesRef> MatchRefs(std::span<const storage::Matcher> ms);
+  // The series matching all of `ms` (absent labels read as ""), unordered.
+  std::vector<MemSeries*> MatchSeries(std::span<const storage::Matcher> ms);
   // True when the head of `s` holds exactly (t, v) (bit-equal value).
   bool HasSample(MemSeries* s, int64_t t, double v);
   void Background();
