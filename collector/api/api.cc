@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <thread>
@@ -158,43 +159,63 @@ void AppendLabelsJson(std::string& out, const Labels& l) {
   out += '}';
 }
 
-// [<seconds>,"<value>"] as AppendTimestamp and AppendSampleValue write them, built in a stack
-// buffer and appended once (range results have hundreds of thousands of points).
 // Matrices with at least this many points are encoded on two threads.
 constexpr size_t kParallelRenderPoints = 50000;
 
-void AppendPoint(std::string& out, int64_t t, double v) {
-  char buf[128];
-  char* p = buf;
-  *p++ = '[';
-  uint64_t u = static_cast<uint64_t>(t);
-  if (t < 0) {
+// Prometheus' jsonutil.MarshalTimestamp: seconds, then the milliseconds as 3 digits if any.
+// Writes at most 24 bytes at p; returns the end.
+char* PutTimestamp(char* p, int64_t ms) {
+  uint64_t t = static_cast<uint64_t>(ms);
+  if (ms < 0) {
     *p++ = '-';
-    u = 0 - u;
+    t = 0 - t;
   }
-  p = std::to_chars(p, buf + sizeof buf, u / 1000).ptr;
-  if (uint64_t frac = u % 1000; frac != 0) {
+  p = std::to_chars(p, p + 20, t / 1000).ptr;
+  if (uint64_t frac = t % 1000; frac != 0) {
     *p++ = '.';
     *p++ = static_cast<char>('0' + frac / 100);
     *p++ = static_cast<char>('0' + frac / 10 % 10);
     *p++ = static_cast<char>('0' + frac % 10);
   }
+  return p;
+}
+
+// AppendSampleValue's text for the values most samples have: NaN, infinities, zeros and
+// 1e-6 <= |v| < 1e15, written at p (at most 32 bytes); nullptr for the others. Below 2^53 the
+// shortest round-trip digits in fixed notation are Go's 'f' with precision -1 exactly (no
+// integer part needs padding zeros).
+char* PutCommonSampleValue(char* p, double v) {
+  auto put = [&p](std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    return p + s.size();
+  };
+  if (std::isnan(v)) return put("NaN");
+  if (std::isinf(v)) return put(v > 0 ? "+Inf" : "-Inf");
+  if (v == 0) return put(std::signbit(v) ? "-0" : "0");
+  double a = std::fabs(v);
+  if (a < 1e-6 || a >= 1e15) return nullptr;
+  return std::to_chars(p, p + 32, v, std::chars_format::fixed).ptr;
+}
+
+// [<seconds>,"<value>"] as AppendTimestamp and AppendSampleValue write them, built in a stack
+// buffer and appended once (range results have hundreds of thousands of points).
+void AppendPoint(std::string& out, int64_t t, double v) {
+  char buf[64];
+  char* p = buf;
+  *p++ = '[';
+  p = PutTimestamp(p, t);
   *p++ = ',';
   *p++ = '"';
-  double a = std::fabs(v);
-  if (a >= 1e-6 && a < 1e15) {
-    // Below 2^53 the shortest round-trip digits in fixed notation are Go's 'f' with precision
-    // -1 exactly (no integer part needs padding zeros).
-    p = std::to_chars(p, buf + sizeof buf - 2, v, std::chars_format::fixed).ptr;
-  } else {
+  if (char* e = PutCommonSampleValue(p, v)) {
+    p = e;
+    *p++ = '"';
+    *p++ = ']';
     out.append(buf, p);
-    AppendSampleValue(out, v);
-    out += "\"]";
     return;
   }
-  *p++ = '"';
-  *p++ = ']';
   out.append(buf, p);
+  AppendSampleValue(out, v);
+  out += "\"]";
 }
 
 // Go's strconv.FormatFloat(v, fmt, -1, 64) for fmt 'f' or 'e' (finite, non-zero v): the
@@ -588,16 +609,13 @@ Result<int64_t> ParseDurationParamMs(std::string_view s) {
 }
 
 void AppendSampleValue(std::string& out, double v) {
-  if (std::isnan(v)) {
-    out += "NaN";
-  } else if (std::isinf(v)) {
-    out += v > 0 ? "+Inf" : "-Inf";
-  } else if (v == 0) {
-    out += std::signbit(v) ? "-0" : "0";
-  } else {
-    double a = std::fabs(v);
-    AppendGoFloat(out, v, a < 1e-6 || a >= 1e21 ? 'e' : 'f');
+  char b[32];
+  if (char* e = PutCommonSampleValue(b, v)) {
+    out.append(b, e);
+    return;
   }
+  double a = std::fabs(v);
+  AppendGoFloat(out, v, a < 1e-6 || a >= 1e21 ? 'e' : 'f');
 }
 
 std::string FormatSampleValue(double v) {
@@ -606,22 +624,9 @@ std::string FormatSampleValue(double v) {
   return out;
 }
 
-// Prometheus' jsonutil.MarshalTimestamp: seconds, then the milliseconds as 3 digits if any.
 void AppendTimestamp(std::string& out, int64_t ms) {
-  uint64_t t = static_cast<uint64_t>(ms);
-  if (ms < 0) {
-    out += '-';
-    t = 0 - t;
-  }
   char b[24];
-  auto r = std::to_chars(b, b + sizeof b, t / 1000);
-  out.append(b, r.ptr);
-  uint64_t frac = t % 1000;
-  if (frac != 0) {
-    char f[4] = {'.', static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
-                 static_cast<char>('0' + frac % 10)};
-    out.append(f, 4);
-  }
+  out.append(b, PutTimestamp(b, ms));
 }
 
 std::string FormatTimestamp(int64_t ms) {
