@@ -18,7 +18,6 @@ namespace fs = std::filesystem;
 using common::proto::RwRequest;
 using common::proto::RwSeries;
 
-const char* kHeaders = "Content-Encoding: snappy\r\nContent-Type: application/x-protobuf\r\n";
 
 class CollectorApi : public ::testing::Test {
  protected:
@@ -38,7 +37,7 @@ class CollectorApi : public ::testing::Test {
     if (!HasFailure()) fs::remove_all(dir_);
   }
   int Write(const RwRequest& r, std::string& resp) {
-    return HttpPost(port_, "/api/v1/write", common::proto::EncodeWriteRequest(r), kHeaders, resp);
+    return PostRemoteWrite(port_, common::proto::EncodeWriteRequest(r), resp);
   }
   nlohmann::json Get(const std::string& path) {
     std::string body;
@@ -77,13 +76,13 @@ TEST_F(CollectorApi, RejectsBadWritesWithReasonsAndAppendsNothing) {
     EXPECT_EQ(Write(r, resp), 400) << c.what;
     EXPECT_NE(resp.find(c.reason), std::string::npos) << c.what << ": " << resp;
   }
-  EXPECT_EQ(HttpPost(port_, "/api/v1/write", "not snappy at all", kHeaders, resp), 400);
+  EXPECT_EQ(PostRemoteWrite(port_, "not snappy at all", resp), 400);
   EXPECT_NE(resp.find("snappy"), std::string::npos) << resp;
-  EXPECT_EQ(HttpPost(port_, "/api/v1/write", common::snappy::Compress("\xff\xff\xff garbage"), kHeaders, resp), 400);
+  EXPECT_EQ(PostRemoteWrite(port_, common::snappy::Compress("\xff\xff\xff garbage"), resp), 400);
   EXPECT_NE(resp.find("protobuf"), std::string::npos) << resp;
   // Over the 1 MB limit, raw and decompressed.
-  EXPECT_EQ(HttpPost(port_, "/api/v1/write", std::string(2 << 20, 'x'), kHeaders, resp), 413);
-  EXPECT_EQ(HttpPost(port_, "/api/v1/write", common::snappy::Compress(std::string(3 << 20, '\0')), kHeaders, resp), 413);
+  EXPECT_EQ(PostRemoteWrite(port_, std::string(2 << 20, 'x'), resp), 413);
+  EXPECT_EQ(PostRemoteWrite(port_, common::snappy::Compress(std::string(3 << 20, '\0')), resp), 413);
   // An out-of-order sample rejects its whole request.
   RwRequest first;
   first.series = {S({{"__name__", "ooo"}}, now, 1)};

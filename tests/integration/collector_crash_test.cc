@@ -66,8 +66,7 @@ TEST(CollectorCrash, AcknowledgedSamplesSurviveKill9) {
       // Retry the same batch until it is acknowledged (as a remote_write sender does).
       for (;;) {
         if (stop.load()) return;
-        int code = HttpPost(port, "/api/v1/write", body,
-                            "Content-Encoding: snappy\r\nContent-Type: application/x-protobuf\r\n", resp);
+        int code = PostRemoteWrite(port, body, resp);
         if (code >= 200 && code < 300) {
           acked_batches = b + 1;
           break;

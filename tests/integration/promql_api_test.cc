@@ -22,7 +22,6 @@ namespace fs = std::filesystem;
 using common::proto::RwRequest;
 using common::proto::RwSeries;
 
-const char* kRwHeaders = "Content-Encoding: snappy\r\nContent-Type: application/x-protobuf\r\n";
 const char* kForm = "Content-Type: application/x-www-form-urlencoded\r\n";
 
 class PromqlApi : public ::testing::Test {
@@ -105,7 +104,7 @@ TEST_F(PromqlApi, QueryAndQueryRangeOverPushedData) {
     r.series.push_back(s);
   }
   std::string resp;
-  ASSERT_EQ(HttpPost(port_, "/api/v1/write", common::proto::EncodeWriteRequest(r), kRwHeaders, resp), 204)
+  ASSERT_EQ(PostRemoteWrite(port_, common::proto::EncodeWriteRequest(r), resp), 204)
       << resp;
 
   std::string b = std::to_string(base / 1000);

@@ -31,7 +31,6 @@ using common::proto::RwRequest;
 using common::proto::RwSeries;
 using nlohmann::json;
 
-const char* kRwHeaders = "Content-Encoding: snappy\r\nContent-Type: application/x-protobuf\r\n";
 const char* kForm = "Content-Type: application/x-www-form-urlencoded\r\n";
 constexpr int kQueryTimeoutS = 5;
 // The query timeout plus slack for a loaded 2-core machine (the HTTP client gives up at 10 s).
@@ -377,7 +376,7 @@ TEST(PromqlBadQueries, AnswersErrorsAndSurvives) {
   }
   std::string resp;
   ASSERT_EQ(
-      HttpPost(c.port(), "/api/v1/write", common::proto::EncodeWriteRequest(r), kRwHeaders, resp),
+      PostRemoteWrite(c.port(), common::proto::EncodeWriteRequest(r), resp),
       204)
       << resp;
   Window w{first / 1000 + 600, first / 1000 + 239 * 15};

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "collector/storage/storage.h"
 #include "common/proto/remote_write.h"
 #include "tests/support/process.h"
 #include "tests/support/shared.h"
@@ -39,19 +40,9 @@ using common::proto::RwRequest;
 using common::proto::RwSeries;
 using nlohmann::json;
 
-const char* kRwHeaders =
-    "Content-Encoding: snappy\r\nContent-Type: application/x-protobuf\r\n"
-    "X-Prometheus-Remote-Write-Version: 0.1.0\r\n";
 constexpr int64_t kStepMs = 15'000;
 constexpr int kSamples = 240;  // one hour at 15 s
 constexpr double kRelTol = 1e-9;
-
-double StaleNaN() {
-  uint64_t b = 0x7ff0000000000002ull;
-  double v;
-  std::memcpy(&v, &b, 8);
-  return v;
-}
 
 // Deterministic pseudo-random number in [0, 1) from three integers (splitmix64).
 double Rand(uint64_t a, uint64_t b, uint64_t c) {
@@ -123,7 +114,7 @@ std::vector<GenSeries> Generate() {
             v += std::floor(Rand(tgt, mc, k) * (code[0] == '2' ? 40 : 5));
             if (tgt % 3 == 0 && mc == 1 && k == 120 + tgt) v = std::floor(Rand(tgt, k, 7) * 3);
             if (tgt == 11 && mc == 3 && k >= 230) {
-              s.points.push_back({k, StaleNaN()});
+              s.points.push_back({k, collector::storage::StaleNaN()});
               break;
             }
             s.points.push_back({k, v});
@@ -155,7 +146,7 @@ std::vector<GenSeries> Generate() {
         if (tgt == 2 && k >= 80 && k < 128) continue;
         if (tgt == 3 && k > 150 && k < 170) continue;
         double v = 20 + 10 * std::sin(k / 20.0 + tgt) + Rand(tgt, k, 77);
-        temp.points.push_back({k, tgt == 3 && k == 150 ? StaleNaN() : v});
+        temp.points.push_back({k, tgt == 3 && k == 150 ? collector::storage::StaleNaN() : v});
       }
       out.push_back(std::move(temp));
       GenSeries queue = with("queue_depth", {});
@@ -530,9 +521,9 @@ TEST_F(PromqlDiff, AnswersAsPrometheus242) {
       r.series.push_back(std::move(s));
     }
     std::string body = common::proto::EncodeWriteRequest(r), resp;
-    ASSERT_EQ(HttpPost(lport_, "/api/v1/write", body, kRwHeaders, resp), 204)
+    ASSERT_EQ(PostRemoteWrite(lport_, body, resp), 204)
         << "lookout: " << resp;
-    int st = HttpPost(pport_, "/api/v1/write", body, kRwHeaders, resp);
+    int st = PostRemoteWrite(pport_, body, resp);
     ASSERT_TRUE(st == 204 || st == 200) << "prometheus: " << st << " " << resp;
   }
   std::printf("pushed %zu series, %zu samples (first sample at %lld)\n", data.size(), nsamples,

@@ -190,6 +190,13 @@ int HttpPost(int port, const std::string& path, const std::string& body,
   return HttpExchange(port, req, response_body);
 }
 
+int PostRemoteWrite(int port, const std::string& body, std::string& response_body) {
+  return HttpPost(port, "/api/v1/write", body,
+                  "Content-Encoding: snappy\r\nContent-Type: application/x-protobuf\r\n"
+                  "X-Prometheus-Remote-Write-Version: 0.1.0\r\n",
+                  response_body);
+}
+
 int HttpGet(int port, const std::string& path, std::string& body,
             const std::string& extra_headers) {
   std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +

@@ -46,6 +46,9 @@ int HttpGet(int port, const std::string& path, std::string& body,
 // POST with a body; returns the status (0 when the connection failed) and the response body.
 int HttpPost(int port, const std::string& path, const std::string& body,
              const std::string& extra_headers, std::string& response_body);
+// POST of a remote-write body (snappy-compressed protobuf, or anything a test wants refused) to
+// /api/v1/write with the protocol's headers; returns the status and the response body.
+int PostRemoteWrite(int port, const std::string& body, std::string& response_body);
 // Percent-encodes everything but [A-Za-z0-9_.-] (for query strings and form bodies).
 std::string UrlEncode(const std::string& s);
 // Polls until GET returns 200 or `limit` passes.
