@@ -630,13 +630,26 @@ Result<EVector> Evaluator::EvalStartTimestamps(const VectorSelector& vs, int64_t
   return out;
 }
 
+Evaluator::RangeWindow Evaluator::WindowOf(const MatrixSelector& ms, int64_t ts, RangeArg* meta) const {
+  const auto& vs = static_cast<const VectorSelector&>(*ms.vector_selector);
+  RangeWindow w;
+  w.end = AtTime(vs.at_ms, vs.at_modifier, ts) - DurationOf(vs.offset_expr.get(), vs.offset_ms);
+  w.range = DurationOf(ms.range_expr.get(), ms.range_ms);
+  if (meta != nullptr) {
+    meta->range_ms = w.range;
+    meta->range_end = w.end;
+    meta->expr = &ms;
+    meta->anchored = vs.anchored;
+    meta->smoothed = vs.smoothed;
+  }
+  return w;
+}
+
 Result<EValue> Evaluator::EvalMatrixSelector(const MatrixSelector& ms, int64_t ts, RangeArg* out) {
   const auto& vs = static_cast<const VectorSelector&>(*ms.vector_selector);
   auto data = Data(vs);
   if (!data.ok()) return data.status();
-  int64_t off = DurationOf(vs.offset_expr.get(), vs.offset_ms);
-  int64_t range = DurationOf(ms.range_expr.get(), ms.range_ms);
-  int64_t ref = AtTime(vs.at_ms, vs.at_modifier, ts) - off;
+  auto [ref, range] = WindowOf(ms, ts, out);
   int64_t lo = ref - range;  // exclusive
   EValue v;
   v.type = ValueType::kMatrix;
@@ -668,13 +681,6 @@ Result<EValue> Evaluator::EvalMatrixSelector(const MatrixSelector& ms, int64_t t
     v.mat.push_back(std::move(es));
   }
   LOOKOUT_RETURN_IF_ERROR(AddSamples(n));
-  if (out != nullptr) {
-    out->range_ms = range;
-    out->range_end = ref;
-    out->expr = &ms;
-    out->anchored = vs.anchored;
-    out->smoothed = vs.smoothed;
-  }
   return v;
 }
 
@@ -684,15 +690,8 @@ Status Evaluator::ForEachRangeWindow(
   const auto& vs = static_cast<const VectorSelector&>(*ms.vector_selector);
   auto data = Data(vs);
   if (!data.ok()) return data.status();
-  int64_t off = DurationOf(vs.offset_expr.get(), vs.offset_ms);
-  int64_t range = DurationOf(ms.range_expr.get(), ms.range_ms);
-  int64_t ref = AtTime(vs.at_ms, vs.at_modifier, ts) - off;
+  auto [ref, range] = WindowOf(ms, ts, meta);
   int64_t lo = ref - range;  // exclusive
-  meta->range_ms = range;
-  meta->range_end = ref;
-  meta->expr = &ms;
-  meta->anchored = vs.anchored;
-  meta->smoothed = vs.smoothed;
   int64_t n = 0;
   for (Loaded& s : **data) {
     const std::vector<FPoint>& pts = s.Live();
@@ -723,21 +722,16 @@ Status Evaluator::EvalRangeFunction(
     size_t n = (*data)->size();
     if (n > 0 && steps > kMaxCells / n) on_grid = false;
     if (on_grid) {
-      int64_t off = DurationOf(vs.offset_expr.get(), vs.offset_ms);
-      int64_t range = DurationOf(ms.range_expr.get(), ms.range_ms);
+      int64_t range = WindowOf(ms, start_, meta).range;
       std::vector<int64_t> refs(steps);
       for (size_t j = 0; j < steps; ++j) {
-        refs[j] = AtTime(vs.at_ms, vs.at_modifier, start_ + static_cast<int64_t>(j) * interval_) - off;
+        refs[j] = WindowOf(ms, start_ + static_cast<int64_t>(j) * interval_, nullptr).end;
       }
       StepValues sv;
       sv.step_samples.assign(steps, 0);
       sv.state.assign(steps * n, 0);
       sv.values.assign(steps * n, 0);
       sv.flags.resize(n);
-      meta->range_ms = range;
-      meta->expr = &ms;
-      meta->anchored = vs.anchored;
-      meta->smoothed = vs.smoothed;
       for (size_t i = 0; i < n; ++i) {
         if ((i & 63) == 0) LOOKOUT_RETURN_IF_ERROR(CheckInterrupt());
         const Loaded& s = (**data)[i];
@@ -767,11 +761,7 @@ Status Evaluator::EvalRangeFunction(
   const auto& vs = static_cast<const VectorSelector&>(*ms.vector_selector);
   auto data = Data(vs);
   if (!data.ok()) return data.status();
-  meta->range_ms = DurationOf(ms.range_expr.get(), ms.range_ms);
-  meta->range_end = AtTime(vs.at_ms, vs.at_modifier, ts) - DurationOf(vs.offset_expr.get(), vs.offset_ms);
-  meta->expr = &ms;
-  meta->anchored = vs.anchored;
-  meta->smoothed = vs.smoothed;
+  WindowOf(ms, ts, meta);
   const StepValues& sv = it->second;
   size_t n = (*data)->size();
   size_t j = static_cast<size_t>((ts - start_) / interval_);

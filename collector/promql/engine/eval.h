@@ -257,6 +257,13 @@ class Evaluator {
   Result<EValue> EvalBinary(const parser::BinaryExpr& b, int64_t ts);
   Result<EValue> EvalSubquery(const parser::SubqueryExpr& sq, int64_t ts, RangeArg* out);
   Result<EValue> EvalMatrixSelector(const parser::MatrixSelector& ms, int64_t ts, RangeArg* out);
+  // The window of range selector `ms` evaluated at `ts`: its end (@ and offset applied) and
+  // length in ms; fills `meta` (when not null) with what range functions need of it.
+  struct RangeWindow {
+    int64_t end;
+    int64_t range;
+  };
+  RangeWindow WindowOf(const parser::MatrixSelector& ms, int64_t ts, RangeArg* meta) const;
   Result<std::vector<Loaded>*> Data(const parser::VectorSelector& vs);
   void Plan(const parser::Expr& e, int64_t lo, int64_t hi);
   void AddWindow(const parser::VectorSelector* vs, int64_t mint, int64_t maxt);
