@@ -10,12 +10,6 @@ double StaleNaN() {
   return d;
 }
 
-bool IsStaleNaN(double v) {
-  uint64_t b;
-  std::memcpy(&b, &v, sizeof b);
-  return b == kStaleNaNBits;
-}
-
 namespace {
 constexpr std::string_view kDuplicate = "duplicate sample for timestamp";
 }

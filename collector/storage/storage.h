@@ -7,6 +7,7 @@
 // marker is the NaN with bits 0x7ff0000000000002, see IsStaleNaN()).
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -28,7 +29,11 @@ using SeriesRef = uint64_t;
 
 inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ull;
 double StaleNaN();
-bool IsStaleNaN(double v);
+inline bool IsStaleNaN(double v) {  // inline: selectors test every point
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b == kStaleNaNBits;
+}
 
 // Errors of Append (tested with these predicates, as Prometheus' named errors).
 Status ErrOutOfOrderSample();

@@ -301,7 +301,7 @@ void Evaluator::Plan(const Expr& e, int64_t lo, int64_t hi) {
       int64_t rhi = at ? rlo : hi - off;
       AddWindow(&vs, rlo - opts_.lookback_delta_ms + 1,
                 rhi + (vs.smoothed ? opts_.lookback_delta_ms : 0));
-      instant_selectors_.insert(&vs);
+      windows_[&vs].instant = true;
       return;
     }
     case Expr::Kind::kMatrixSelector: {
@@ -409,13 +409,6 @@ void CollectDurations(const Expr& e, std::vector<const Expr*>& out) {
 
 namespace {
 
-// storage::IsStaleNaN, inlined: selectors test every point.
-inline bool IsStale(double v) {
-  uint64_t b;
-  std::memcpy(&b, &v, 8);
-  return b == storage::kStaleNaNBits;
-}
-
 // The index of the first point with t > x. Searches forward from `hint` when every point before
 // it is <= x (range queries evaluate steps in increasing time, so a window's ends only move
 // forward), else the whole vector.
@@ -472,7 +465,7 @@ Result<std::vector<Evaluator::Loaded>*> Evaluator::Data(const VectorSelector& vs
     // Unsorted, as Prometheus' engine asks: results are sorted where PromQL defines an order.
     // An instant vector selector evaluated at one time needs only each series' newest sample.
     const Window& w = wit->second;
-    bool one_time = instant_selectors_.count(&vs) > 0 && !vs.smoothed && !vs.anchored &&
+    bool one_time = w.instant && !vs.smoothed && !vs.anchored &&
                     w.maxt - w.mint == opts_.lookback_delta_ms - 1;
     auto set = one_time ? querier_->SelectLatest(w.mint, w.maxt, vs.matchers)
                         : querier_->Select(false, w.mint, w.maxt, vs.matchers);
@@ -485,14 +478,14 @@ Result<std::vector<Evaluator::Loaded>*> Evaluator::Data(const VectorSelector& vs
       l.TrimTo(wit->second.mint, wit->second.maxt);
       if (l.points.empty()) continue;
       for (const FPoint& p : l.points) {
-        if (IsStale(p.v)) {
+        if (storage::IsStaleNaN(p.v)) {
           l.has_stale = true;
           break;
         }
       }
       if (l.has_stale) {
         for (size_t i = 0; i < l.points.size(); ++i) {
-          if (IsStale(l.points[i].v)) continue;
+          if (storage::IsStaleNaN(l.points[i].v)) continue;
           l.live.push_back(l.points[i]);
           if (!l.st.empty()) l.live_st.push_back(l.st[i]);
         }
@@ -597,7 +590,7 @@ Status Evaluator::PickInstant(const VectorSelector& vs, int64_t ts, Pick&& pick)
     auto it = s.points.begin() + static_cast<std::ptrdiff_t>(s.hint_hi);
     if (it == s.points.begin()) continue;
     --it;
-    if (it->t <= lo || IsStale(it->v)) continue;
+    if (it->t <= lo || storage::IsStaleNaN(it->v)) continue;
     double v = it->v;
     if (vs.smoothed && it->t < ref) {
       auto nx = std::next(it);
@@ -664,7 +657,7 @@ Result<EValue> Evaluator::EvalMatrixSelector(const MatrixSelector& ms, int64_t t
     es.metric = s.metric;
     es.points.reserve(static_cast<size_t>(e - b));
     for (auto it = b; it != e; ++it) {
-      if (!IsStale(it->v)) es.points.push_back(*it);
+      if (!storage::IsStaleNaN(it->v)) es.points.push_back(*it);
     }
     if (es.points.empty() && !vs.smoothed) continue;
     if (vs.anchored || vs.smoothed) {

@@ -248,6 +248,7 @@ class Evaluator {
   struct Window {
     int64_t mint;
     int64_t maxt;
+    bool instant = false;  // planned as an instant vector selector (not inside a range selector)
   };
 
   // Picks each series' sample of vs at ts as EvalVectorSelectorInto documents and calls
@@ -286,8 +287,6 @@ class Evaluator {
   std::unordered_map<std::string, std::vector<Loaded>> raw_;  // SelectAt cache
   std::unordered_map<const parser::VectorSelector*, Window> windows_;
   std::unordered_map<const parser::VectorSelector*, std::vector<Loaded>> data_;
-  // Selectors planned as instant vector selectors (not the inside of a range selector).
-  std::unordered_set<const parser::VectorSelector*> instant_selectors_;
   std::unordered_map<const parser::BinaryExpr*, BinopCache> binop_caches_;
   std::unordered_map<const parser::Expr*, int64_t> durations_;
   // EvalRangeFunction's values by node: [step * series + i], for every step of the query.
