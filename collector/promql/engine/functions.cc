@@ -97,6 +97,13 @@ bool IsStartTimestampReset(int64_t prev_st, int64_t prev_t, int64_t curr_st, int
   return prev_st != 0 && prev_st != prev_t;
 }
 
+// Whether point i of a window is a counter reset: its value fell, or its start timestamp says so
+// (`st`: the points' start timestamps, or empty).
+bool IsReset(std::span<const FPoint> pts, std::span<const int64_t> st, size_t i) {
+  return pts[i].v < pts[i - 1].v ||
+         (!st.empty() && IsStartTimestampReset(st[i - 1], pts[i - 1].t, st[i], pts[i].t));
+}
+
 // Whether curr's start timestamp reaches back before prev without being prev's own start: the
 // intervals the two samples cover overlap (upstream's checkStartTimeOverlap). Neither a delta
 // series (curr_st == prev_t) nor a cumulative one (curr_st == prev_st) overlaps.
@@ -119,12 +126,10 @@ std::optional<double> ExtrapolatedRate(std::span<const FPoint> pts, std::span<co
   double result = pts.back().v - pts.front().v;
   if (is_counter && !(no_decrease && st.empty())) {
     for (size_t i = 1; i < pts.size(); ++i) {
-      bool reset = pts[i].v < pts[i - 1].v;
-      if (!st.empty()) {
-        if (overlap != nullptr && StartTimeOverlap(st[i - 1], pts[i - 1].t, st[i])) *overlap = true;
-        reset = reset || IsStartTimestampReset(st[i - 1], pts[i - 1].t, st[i], pts[i].t);
+      if (!st.empty() && overlap != nullptr && StartTimeOverlap(st[i - 1], pts[i - 1].t, st[i])) {
+        *overlap = true;
       }
-      if (reset) result += pts[i - 1].v;
+      if (IsReset(pts, st, i)) result += pts[i - 1].v;
     }
   }
   double to_start = static_cast<double>(first_t - range_start) / 1000;
@@ -162,8 +167,7 @@ std::optional<double> InstantValue(std::span<const FPoint> pts, std::span<const 
   const FPoint& last = pts[n - 1];
   const FPoint& prev = pts[n - 2];
   double r;
-  if (is_rate && (last.v < prev.v ||
-                  (!st.empty() && IsStartTimestampReset(st[n - 2], prev.t, st[n - 1], last.t)))) {
+  if (is_rate && IsReset(pts, st, n - 1)) {
     r = last.v;
   } else {
     r = last.v - prev.v;
@@ -1143,10 +1147,7 @@ Result<EValue> EvalCallImpl(Evaluator& ev, const Call& call, int64_t ts, const C
     f = [](const auto& p, const WindowInfo& w) -> std::optional<double> {
       double n = 0;
       for (size_t i = 1; i < p.size(); ++i) {
-        if (p[i].v < p[i - 1].v ||
-            (!w.st.empty() && IsStartTimestampReset(w.st[i - 1], p[i - 1].t, w.st[i], p[i].t))) {
-          n++;
-        }
+        if (IsReset(p, w.st, i)) n++;
       }
       return n;
     };
