@@ -477,22 +477,7 @@ Result<std::vector<Evaluator::Loaded>*> Evaluator::Data(const VectorSelector& vs
       LOOKOUT_RETURN_IF_ERROR(set->TakeSamples(l.points, l.st));
       l.TrimTo(wit->second.mint, wit->second.maxt);
       if (l.points.empty()) continue;
-      for (const FPoint& p : l.points) {
-        if (storage::IsStaleNaN(p.v)) {
-          l.has_stale = true;
-          break;
-        }
-      }
-      if (l.has_stale) {
-        for (size_t i = 0; i < l.points.size(); ++i) {
-          if (storage::IsStaleNaN(l.points[i].v)) continue;
-          l.live.push_back(l.points[i]);
-          if (!l.st.empty()) l.live_st.push_back(l.st[i]);
-        }
-      }
-      const std::vector<FPoint>& live = l.Live();
-      l.no_decrease = std::is_sorted(live.begin(), live.end(),
-                                     [](const FPoint& a, const FPoint& b) { return a.v < b.v; });
+      if (!w.instant) l.IndexLive();  // only range functions read Live() and no_decrease
       loaded.push_back(std::move(l));
     }
     LOOKOUT_RETURN_IF_ERROR(set->status());

@@ -210,19 +210,39 @@ class Evaluator {
   struct Loaded {
     Labels metric;
     std::vector<FPoint> points;  // time order, includes staleness markers
-    std::vector<FPoint> live;    // `points` without staleness markers, if it has any
+    // `points` without staleness markers, if it has any (range selectors only: IndexLive).
+    std::vector<FPoint> live;
     // Start timestamps (ms, 0 = unknown) parallel to `points` / `live`; empty when every one of
     // the series is 0 (storage::SeriesSet::TakeSamples' convention), so data without start
     // timestamps (tsdb) costs nothing here. Kept apart so that FPoint stays 16 bytes.
     std::vector<int64_t> st;
     std::vector<int64_t> live_st;
     bool has_stale = false;
-    bool no_decrease = false;  // Live() values never decrease (set by Data())
+    bool no_decrease = false;  // Live() values never decrease (set by IndexLive())
     // Where the last evaluation's windows began and ended (indexes into points / Live()):
     // range queries evaluate in increasing time, so the next search starts there.
     size_t hint_lo = 0, hint_hi = 0, live_lo = 0, live_hi = 0;
     const std::vector<FPoint>& Live() const { return has_stale ? live : points; }
     const std::vector<int64_t>& LiveSt() const { return has_stale ? live_st : st; }
+    // Sets what range functions read: `live` (when there are staleness markers) and
+    // `no_decrease`, in one pass.
+    void IndexLive() {
+      for (size_t i = 0; i < points.size(); ++i) {
+        if (!storage::IsStaleNaN(points[i].v)) {
+          if (has_stale) {
+            live.push_back(points[i]);
+            if (!st.empty()) live_st.push_back(st[i]);
+          }
+        } else if (!has_stale) {
+          has_stale = true;
+          live.assign(points.begin(), points.begin() + static_cast<std::ptrdiff_t>(i));
+          if (!st.empty()) live_st.assign(st.begin(), st.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+      }
+      const std::vector<FPoint>& l = Live();
+      no_decrease = std::is_sorted(l.begin(), l.end(),
+                                   [](const FPoint& a, const FPoint& b) { return a.v < b.v; });
+    }
     // Drops the points (and start timestamps) outside [mint, maxt].
     void TrimTo(int64_t mint, int64_t maxt) {
       auto lo = std::lower_bound(points.begin(), points.end(), mint,
