@@ -558,6 +558,19 @@ bool IsCounterName(std::string_view n) {
   return ends("_total") || ends("_sum") || ends("_count") || ends("_bucket");
 }
 
+// rate/increase input that upstream flags with an info annotation: a named metric whose name
+// does not look like a counter's and whose type is not known to be one.
+bool MaybeNotCounter(const Labels& metric) {
+  std::string_view name = metric.Get("__name__");
+  return !name.empty() && !IsCounterName(name) && metric.Get("__type__") != "counter";
+}
+
+void InfoNotCounter(Evaluator& ev, const Labels& metric, const Expr& pos) {
+  ev.Info("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"" +
+              std::string(metric.Get("__name__")) + "\"",
+          pos);
+}
+
 // Interpolates at `t` between a and b; for counters a reset between them counts from zero.
 double Interpolate(const FPoint& a, const FPoint& b, int64_t t, bool counter) {
   double frac = static_cast<double>(t - a.t) / static_cast<double>(b.t - a.t);
@@ -1268,7 +1281,7 @@ Result<EValue> EvalCallImpl(Evaluator& ev, const Call& call, int64_t ts, const C
         double res = p.back().v - p.front().v;
         if (counter) {
           for (size_t i = 1; i < p.size(); ++i) {
-            if (p[i].v < p[i - 1].v) res += p[i - 1].v;
+            if (IsReset(p, {}, i)) res += p[i - 1].v;
           }
         }
         if (is_rate) res /= static_cast<double>(r.range_ms) / 1000;
@@ -1282,17 +1295,9 @@ Result<EValue> EvalCallImpl(Evaluator& ev, const Call& call, int64_t ts, const C
     // As the loop below, for what EvalMatrixSelector would have returned (drop_name false).
     LOOKOUT_RETURN_IF_ERROR(ev.EvalRangeFunction(
         call, static_cast<const parser::MatrixSelector&>(rpos), ts, &r, f,
-        [&](const Labels& metric) {
-          if (!counter_fn) return false;
-          std::string_view name = metric.Get("__name__");
-          return !name.empty() && !IsCounterName(name) && metric.Get("__type__") != "counter";
-        },
+        [&](const Labels& metric) { return counter_fn && MaybeNotCounter(metric); },
         [&](const Labels& metric, std::optional<double> v, bool not_counter) {
-          if (not_counter) {
-            ev.Info("metric might not be a counter, name does not end in "
-                    "_total/_sum/_count/_bucket: \"" + std::string(metric.Get("__name__")) + "\"",
-                    rpos);
-          }
+          if (not_counter) InfoNotCounter(ev, metric, rpos);
           if (!v) return;
           if (sink != nullptr) {
             (*sink)(metric, *v, !keep_name);
@@ -1310,14 +1315,7 @@ Result<EValue> EvalCallImpl(Evaluator& ev, const Call& call, int64_t ts, const C
     }
     const ESeries& s = extended ? adjusted : s0;
     if (s.points.empty()) continue;
-    if (fn == "rate" || fn == "increase") {
-      std::string_view name = s.metric.Get("__name__");
-      if (!name.empty() && !IsCounterName(name) && s.metric.Get("__type__") != "counter") {
-        ev.Info("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"" +
-                    std::string(name) + "\"",
-                rpos);
-      }
-    }
+    if (counter_fn && MaybeNotCounter(s.metric)) InfoNotCounter(ev, s.metric, rpos);
     auto v = f(s.points, WindowInfo{s.metric, {}});  // no start timestamps: see WindowInfo
     if (!v) continue;
     bool drop = keep_name ? s.drop_name : true;
