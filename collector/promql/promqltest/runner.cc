@@ -448,11 +448,35 @@ void Fail(EvalReport& r, FailureKind k, std::string msg) {
   r.message = std::move(msg);
 }
 
-void RunEval(const EvalCmd& e, MemoryStorage& store, Engine& engine, EvalReport& r) {
+// An eval's query, parsed once for the histogram check and the run; a parser exception is kept
+// to be reported as the eval's failure.
+struct ParsedQuery {
+  Result<parser::ExprPtr> expr = Status::Internal("not parsed");
+  std::string exception;
+};
+
+ParsedQuery ParseQuery(const std::string& q) {
+  ParsedQuery p;
+  try {
+    p.expr = parser::ParseExpr(q);
+  } catch (const std::exception& ex) {
+    p.exception = std::string("exception: ") + ex.what();
+  } catch (...) {
+    p.exception = "unknown exception";
+  }
+  return p;
+}
+
+void RunEval(const EvalCmd& e, ParsedQuery& q, MemoryStorage& store, Engine& engine,
+             EvalReport& r) {
   const Expectation* fail = e.Find(T::kFail);
+  if (!q.exception.empty()) {
+    Fail(r, FailureKind::kException, q.exception);
+    return;
+  }
   Result<QueryResult> res = Status::Internal("not run");
   try {
-    auto expr = parser::ParseExpr(e.expr);
+    auto& expr = q.expr;
     if (!expr.ok()) {
       res = expr.status();
     } else if (e.range) {
@@ -589,18 +613,16 @@ FileReport RunScript(const Script& script, const std::string& path, const RunOpt
     r.expr = e.expr;
     r.range = e.range;
     std::optional<std::string> nh_reason;
+    ParsedQuery parsed = ParseQuery(e.expr);
     if (e.body_has_histogram) {
       nh_reason = "expects native-histogram output";
     } else if (nh_line != 0 && opts.conservative_nh_skip) {
       nh_reason = "native histograms loaded (line " + std::to_string(nh_line) + ")";
-    } else if (!store.histogram_series().empty()) {
+    } else if (!store.histogram_series().empty() && parsed.expr.ok()) {
       // A parse error (or exception) is left to RunEval, which reports it or matches `expect fail`.
       try {
-        auto expr = parser::ParseExpr(e.expr);
-        if (expr.ok()) {
-          HistogramScan sc{store.histogram_series(), e.start_ms, e.end_ms, opts.engine.lookback_delta_ms};
-          nh_reason = NeedsHistograms(**expr, TimeWindow{e.start_ms, e.end_ms}, sc);
-        }
+        HistogramScan sc{store.histogram_series(), e.start_ms, e.end_ms, opts.engine.lookback_delta_ms};
+        nh_reason = NeedsHistograms(**parsed.expr, TimeWindow{e.start_ms, e.end_ms}, sc);
       } catch (...) {
         nh_reason.reset();
       }
@@ -610,7 +632,7 @@ FileReport RunScript(const Script& script, const std::string& path, const RunOpt
       r.skip = SkipKind::kNativeHistograms;
       r.skip_reason = std::move(*nh_reason);
     } else {
-      RunEval(e, store, engine, r);
+      RunEval(e, parsed, store, engine, r);
     }
     rep.evals.push_back(std::move(r));
   }
