@@ -1271,10 +1271,8 @@ common::Result<QueryResult> Engine::Range(storage::Queryable& q, const parser::E
   Evaluator ev(opts_, start_ms, end_ms, step_ms, cancel, Deadline(opts_));
   LOOKOUT_RETURN_IF_ERROR(ev.Prepare(q, expr));
   internal::EMatrix series;
-  // A selector or an in-place range function at the root (`x`, `rate(x[5m])`): the samples of a
-  // step are passed one by one with the selector's series' labels, so the result series are
-  // found by the address of those labels instead of by hashing copies of them. Distinct series
-  // of a selector have distinct labels, so a step cannot repeat a series.
+  // A selector or an in-place range function at the root (`x`, `rate(x[5m])`) passes a step's
+  // samples one by one with the selector's labels; anything else yields a vector per step.
   const parser::Expr& root = internal::Unparen(expr);
   bool root_selector = root.kind == parser::Expr::Kind::kVectorSelector;
   bool root_call = root.kind == parser::Expr::Kind::kCall &&
@@ -1282,86 +1280,59 @@ common::Result<QueryResult> Engine::Range(storage::Queryable& q, const parser::E
   // A result series has at most one point per step; a small start saves the first regrowths
   // without betting memory on series that live for a few steps only.
   const size_t reserve = static_cast<size_t>(std::min<int64_t>((end_ms - start_ms) / step_ms + 1, 16));
-  if (root_selector || root_call) {
-    std::unordered_map<const Labels*, size_t> by_series;
-    // Steps visit the series in the same order: the k-th sample of a step usually belongs to
-    // the result series of the k-th sample of the step before, found without a lookup.
-    std::vector<std::pair<const Labels*, size_t>> order, next_order;
-    for (int64_t ts = start_ms; ts <= end_ms; ts += step_ms) {
-      ev.ResetStepSamples();
-      LOOKOUT_RETURN_IF_ERROR(ev.CheckInterrupt());
-      int64_t n = 0;
-      next_order.clear();
-      auto add = [&](const Labels& m, double v, bool drop_name) {
-        size_t k = next_order.size(), idx;
-        if (k < order.size() && order[k].first == &m) {
-          idx = order[k].second;
-        } else {
-          auto [it, inserted] = by_series.try_emplace(&m, series.size());
-          if (inserted) {
-            series.emplace_back();
-            series.back().metric = m;
-            series.back().points.reserve(reserve);
-          }
-          idx = it->second;
-        }
-        next_order.emplace_back(&m, idx);
-        internal::ESeries& es = series[idx];
-        es.drop_name = es.drop_name || drop_name;
-        es.points.push_back(FPoint{ts, v});
-        ++n;
-      };
-      if (root_selector) {
-        LOOKOUT_RETURN_IF_ERROR(ev.EvalVectorSelectorInto(
-            static_cast<const parser::VectorSelector&>(root), ts,
-            [&](const Labels& m, double v, int64_t) { add(m, v, false); }));
-      } else {
-        LOOKOUT_RETURN_IF_ERROR(
-            internal::EvalCallInto(ev, static_cast<const parser::Call&>(root), ts, add));
-      }
-      std::swap(order, next_order);
-      ev.AddResultSamples(n);
-    }
-  }
+  // Steps mostly yield their series in the same order: the k-th sample of a step usually shares
+  // its label set (Labels::id()) with the result series of the previous step's k-th, which keeps
+  // it alive, so an id is never reused; only other samples are looked up by hash.
   std::unordered_map<Labels, size_t, internal::LabelsHash> index;
-  // As above, by label-set identity: the k-th sample's labels share the pairs of the result
-  // series of the previous step's k-th (which keeps them alive, so an id is never reused).
-  std::vector<size_t> id_order, next_id_order;
-  for (int64_t ts = start_ms; ts <= end_ms && !root_selector && !root_call; ts += step_ms) {
+  std::vector<size_t> order, next_order;
+  int64_t ts = start_ms, n = 0;
+  bool repeated = false;
+  auto add = [&](const Labels& m, double v, bool drop_name) {
+    size_t k = next_order.size(), idx;
+    if (k < order.size() && m.id() != nullptr && series[order[k]].metric.id() == m.id()) {
+      idx = order[k];
+    } else {
+      auto [it, inserted] = index.try_emplace(m, series.size());
+      if (inserted) {
+        series.emplace_back();
+        series.back().metric = m;
+        series.back().points.reserve(reserve);
+      }
+      idx = it->second;
+    }
+    next_order.push_back(idx);
+    internal::ESeries& es = series[idx];
+    if (!es.points.empty() && es.points.back().t == ts) repeated = true;
+    es.drop_name = es.drop_name || drop_name;
+    es.points.push_back(FPoint{ts, v});
+    ++n;
+  };
+  for (; ts <= end_ms; ts += step_ms) {
     ev.ResetStepSamples();
-    auto r = ev.Eval(expr, ts);
-    if (!r.ok()) return r.status();
-    if (r->type == parser::ValueType::kScalar) {
-      if (series.empty()) series.push_back(internal::ESeries{});
-      series[0].points.push_back(FPoint{ts, r->scalar});
-      ev.AddResultSamples(1);
-      continue;
-    }
-    next_id_order.clear();
-    for (auto& s : r->vec) {
-      size_t k = next_id_order.size(), idx;
-      if (k < id_order.size() && s.metric.id() != nullptr &&
-          series[id_order[k]].metric.id() == s.metric.id()) {
-        idx = id_order[k];
-      } else {
-        auto [it, inserted] = index.try_emplace(s.metric, series.size());
-        if (inserted) {
-          series.emplace_back();
-          series.back().metric = s.metric;
-          series.back().points.reserve(reserve);
-        }
-        idx = it->second;
+    LOOKOUT_RETURN_IF_ERROR(ev.CheckInterrupt());
+    n = 0;
+    next_order.clear();
+    if (root_selector) {
+      LOOKOUT_RETURN_IF_ERROR(ev.EvalVectorSelectorInto(
+          static_cast<const parser::VectorSelector&>(root), ts,
+          [&](const Labels& m, double v, int64_t) { add(m, v, false); }));
+    } else if (root_call) {
+      LOOKOUT_RETURN_IF_ERROR(
+          internal::EvalCallInto(ev, static_cast<const parser::Call&>(root), ts, add));
+    } else {
+      auto r = ev.Eval(expr, ts);
+      if (!r.ok()) return r.status();
+      if (r->type == parser::ValueType::kScalar) {
+        if (series.empty()) series.push_back(internal::ESeries{});
+        series[0].points.push_back(FPoint{ts, r->scalar});
+        ev.AddResultSamples(1);
+        continue;
       }
-      next_id_order.push_back(idx);
-      internal::ESeries& es = series[idx];
-      if (!es.points.empty() && es.points.back().t == ts) {
-        return internal::ExecError("vector cannot contain metrics with the same labelset");
-      }
-      es.drop_name = es.drop_name || s.drop_name;
-      es.points.push_back(FPoint{ts, s.v});
+      for (auto& s : r->vec) add(s.metric, s.v, s.drop_name);
     }
-    std::swap(id_order, next_id_order);
-    ev.AddResultSamples(static_cast<int64_t>(r->vec.size()));
+    if (repeated) return internal::ExecError("vector cannot contain metrics with the same labelset");
+    std::swap(order, next_order);
+    ev.AddResultSamples(n);
   }
   // Drop names, then merge series that became identical (they must not overlap in time).
   Matrix m = FinishMatrix(std::move(series), true);
